@@ -1,0 +1,20 @@
+import type { Context } from "hono";
+
+/**
+ * What every runtime adapter hands the app about the connection a request came on.
+ * The app asks `getPeer(c)`; each adapter fills it in its own way.
+ */
+export interface PeerInfo {
+  /** TCP peer address (IPv4-mapped IPv6 unwrapped). */
+  remoteAddress: string;
+  /** DER certificates the client presented in this connection's handshake, leaf first; empty when none. */
+  certificateChain: Uint8Array[];
+}
+
+export type PeerBindings = { peer?: PeerInfo };
+
+const NO_PEER: PeerInfo = { remoteAddress: "", certificateChain: [] };
+
+export function getPeer(c: Context<{ Bindings: PeerBindings }>): PeerInfo {
+  return c.env?.peer ?? NO_PEER;
+}

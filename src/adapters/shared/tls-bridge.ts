@@ -1,0 +1,93 @@
+import { createServer as createHttpServer, type IncomingMessage } from "node:http";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { getRequestListener } from "@hono/node-server";
+import type { PeerInfo } from "../peer.ts";
+import type { TlsMaterial } from "./bootstrap.ts";
+
+type Fetch = (request: Request, env: { peer: PeerInfo }) => Response | Promise<Response>;
+
+const peers = new WeakMap<object, PeerInfo>();
+
+/**
+ * The peer chain this connection's handshake presented, read once per connection
+ * (getPeerCertificate costs ~80 µs). A resumed session reports no certificate: that is no certificate.
+ */
+export function readPeer(socket: TLSSocket): PeerInfo {
+  const chain: Uint8Array[] = [];
+  const seen = new Set<object>();
+  let cert = socket.getPeerCertificate(true) as { raw?: Uint8Array; issuerCertificate?: unknown } | null;
+  while (cert && cert.raw && cert.raw.length > 0 && !seen.has(cert)) {
+    seen.add(cert);
+    chain.push(new Uint8Array(cert.raw));
+    const next = cert.issuerCertificate as typeof cert;
+    if (!next || next === cert) break;
+    cert = next;
+  }
+  return { remoteAddress: unmapIpv4(socket.remoteAddress ?? ""), certificateChain: chain };
+}
+
+export function unmapIpv4(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}
+
+export interface BridgeOptions {
+  tls: TlsMaterial;
+  /** Whether to ask the client for a certificate at all (header-only mode does not). */
+  requestCert: boolean;
+  /** Node only: @hono/node-server may swap in its faster Request/Response. */
+  overrideGlobalObjects?: boolean;
+}
+
+/**
+ * A node:tls server that hands each socket to node:http: the one listener that exposes the client's
+ * certificate chain on Node, Bun and Deno alike.
+ */
+export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
+  const listener = getRequestListener(
+    (request, env) => {
+      const socket = (env as { incoming: IncomingMessage }).incoming.socket as TLSSocket;
+      return fetch(request, { peer: peers.get(socket) ?? readPeer(socket) });
+    },
+    { overrideGlobalObjects: options.overrideGlobalObjects ?? false },
+  );
+  const http = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: 16 * 1024 }, listener);
+  const requireCert = Boolean(options.tls.clientCa);
+  const server = createTlsServer(
+    {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ca: options.tls.clientCa,
+      requestCert: options.requestCert || requireCert,
+      // Each identity has its own CA, so the app verifies; only TLS_CLIENT_CA_FILE makes the handshake strict.
+      rejectUnauthorized: requireCert,
+      minVersion: "TLSv1.2",
+      ALPNProtocols: ["http/1.1"],
+    },
+    (socket) => {
+      // A renegotiation could swap the certificate behind the cached chain; refuse it.
+      socket.disableRenegotiation?.();
+      peers.set(socket, readPeer(socket));
+      http.emit("connection", socket);
+    },
+  );
+  server.on("tlsClientError", () => {});
+  return {
+    listen(port: number, host: string): Promise<{ port: number }> {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const address = server.address();
+          resolve({ port: typeof address === "object" && address ? address.port : port });
+        });
+      });
+    },
+    close(): Promise<void> {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        http.closeIdleConnections?.();
+        setTimeout(() => http.closeAllConnections?.(), 5000).unref?.();
+      });
+    },
+  };
+}

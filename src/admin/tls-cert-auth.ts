@@ -1,0 +1,244 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { badRequest, notFound } from "../errors.ts";
+import type { Db } from "../db/client.ts";
+import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
+import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
+import { compileTrust, TrustConfigError, type TrustSettings } from "../pki/index.ts";
+import { isIpOrCidr, parseCidr } from "../net/ip.ts";
+import { loadManagedIdentity } from "./identities.ts";
+import { isUniqueViolation } from "./db-errors.ts";
+
+export const AUTH_METHOD = "tls-cert-auth";
+const TTL_LIMIT = 315_360_000;
+const DEFAULT_TTL = 2_592_000;
+
+const ttl = z.number().int().min(0).max(TTL_LIMIT);
+const nameList = z.array(z.string().trim().min(1).max(1024)).max(256).nullable();
+const trustedIpsInput = z
+  .array(z.strictObject({ ipAddress: z.string().trim().refine(isIpOrCidr, "must be an IP address or CIDR range") }))
+  .min(1)
+  .max(256);
+
+const fields = {
+  caCertificate: z.string().min(1).max(65_536),
+  allowedCommonNames: z.string().max(4096).nullable(),
+  allowedSubjectAltNames: nameList,
+  allowedOrganizations: nameList,
+  allowedOrganizationalUnits: nameList,
+  verifyClientCertificateChain: z.boolean(),
+  crls: z.string().min(1).nullable(),
+  bindTokensToCertificate: z.boolean(),
+  accessTokenTrustedIps: trustedIpsInput,
+  accessTokenTTL: ttl,
+  accessTokenMaxTTL: ttl,
+  accessTokenNumUsesLimit: z.number().int().min(0).max(2_147_483_647),
+};
+
+const attachBody = z.strictObject({
+  caCertificate: fields.caCertificate,
+  allowedCommonNames: fields.allowedCommonNames.optional(),
+  allowedSubjectAltNames: fields.allowedSubjectAltNames.optional(),
+  allowedOrganizations: fields.allowedOrganizations.optional(),
+  allowedOrganizationalUnits: fields.allowedOrganizationalUnits.optional(),
+  verifyClientCertificateChain: fields.verifyClientCertificateChain.default(false),
+  crls: fields.crls.optional(),
+  bindTokensToCertificate: fields.bindTokensToCertificate.default(false),
+  accessTokenTrustedIps: fields.accessTokenTrustedIps.default([{ ipAddress: "0.0.0.0/0" }, { ipAddress: "::/0" }]),
+  accessTokenTTL: fields.accessTokenTTL.default(DEFAULT_TTL),
+  accessTokenMaxTTL: fields.accessTokenMaxTTL.default(DEFAULT_TTL),
+  accessTokenNumUsesLimit: fields.accessTokenNumUsesLimit.default(0),
+});
+
+const updateBody = z.strictObject(fields).partial();
+
+const configSchema = z
+  .object({
+    id: z.string().uuid(),
+    identityId: z.string().uuid(),
+    caCertificate: z.string(),
+    allowedCommonNames: z.string().nullable(),
+    allowedSubjectAltNames: z.array(z.string()).nullable(),
+    allowedOrganizations: z.array(z.string()).nullable(),
+    allowedOrganizationalUnits: z.array(z.string()).nullable(),
+    verifyClientCertificateChain: z.boolean(),
+    crls: z.string().nullable(),
+    bindTokensToCertificate: z.boolean(),
+    accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number() })),
+    accessTokenTTL: z.number(),
+    accessTokenMaxTTL: z.number(),
+    accessTokenNumUsesLimit: z.number(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("IdentityTlsCertAuth");
+
+type ConfigRow = typeof identityTlsCertAuths.$inferSelect;
+const present = (row: ConfigRow) => ({
+  ...row,
+  createdAt: row.createdAt.toISOString(),
+  updatedAt: row.updatedAt.toISOString(),
+});
+
+export function toTrustedIps(entries: { ipAddress: string }[]): TrustedIp[] {
+  return entries.map(({ ipAddress }) => {
+    const [ip, prefix] = parseCidr(ipAddress);
+    return { ipAddress: ip.toString(), type: ip.kind(), prefix };
+  });
+}
+
+export function trustSettingsOf(row: TrustSettings): TrustSettings {
+  return {
+    caCertificate: row.caCertificate,
+    crls: row.crls,
+    verifyClientCertificateChain: row.verifyClientCertificateChain,
+    allowedCommonNames: row.allowedCommonNames,
+    allowedSubjectAltNames: row.allowedSubjectAltNames,
+    allowedOrganizations: row.allowedOrganizations,
+    allowedOrganizationalUnits: row.allowedOrganizationalUnits,
+  };
+}
+
+/** The rules every stored configuration satisfies, checked on attach and on the merged result of an update. */
+export async function assertUsableConfig(config: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number }) {
+  if (config.accessTokenMaxTTL > 0 && config.accessTokenTTL > config.accessTokenMaxTTL) {
+    throw badRequest("accessTokenTTL cannot be greater than accessTokenMaxTTL.");
+  }
+  try {
+    await compileTrust(config);
+  } catch (err) {
+    if (err instanceof TrustConfigError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
+const identityParam = z.object({ identityId: z.string().uuid() });
+const answer = z.object({ identityTlsCertAuth: configSchema });
+const path = "/api/v1/auth/tls-cert-auth/identities/{identityId}";
+const tags = ["TLS Certificate Auth"];
+
+export function tlsCertAuthRoutes(db: Db) {
+  const router = createRouter();
+
+  const findConfig = async (identityId: string) => {
+    const [row] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).limit(1);
+    if (!row) throw notFound("TLS cert auth is not attached to this identity.");
+    return row;
+  };
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path,
+      tags,
+      security: bearerSecurity,
+      description: "Attach TLS Certificate Auth configuration onto machine identity",
+      request: { params: identityParam, body: jsonBody(attachBody) },
+      responses: { ...jsonOk(answer), ...errorResponses },
+    }),
+    async (c) => {
+      const { identityId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      await loadManagedIdentity(db, c.get("principal"), identityId);
+      const values = {
+        identityId,
+        caCertificate: body.caCertificate,
+        allowedCommonNames: body.allowedCommonNames ?? null,
+        allowedSubjectAltNames: body.allowedSubjectAltNames ?? null,
+        allowedOrganizations: body.allowedOrganizations ?? null,
+        allowedOrganizationalUnits: body.allowedOrganizationalUnits ?? null,
+        verifyClientCertificateChain: body.verifyClientCertificateChain,
+        crls: body.crls ?? null,
+        bindTokensToCertificate: body.bindTokensToCertificate,
+        accessTokenTrustedIps: toTrustedIps(body.accessTokenTrustedIps),
+        accessTokenTTL: body.accessTokenTTL,
+        accessTokenMaxTTL: body.accessTokenMaxTTL,
+        accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
+      };
+      await assertUsableConfig(values);
+      try {
+        const [row] = await db.insert(identityTlsCertAuths).values(values).returning();
+        return c.json({ identityTlsCertAuth: present(row!) }, 200);
+      } catch (err) {
+        if (isUniqueViolation(err as unknown)) throw badRequest("TLS cert auth is already attached to this identity.");
+        throw err;
+      }
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path,
+      tags,
+      security: bearerSecurity,
+      request: { params: identityParam },
+      responses: { ...jsonOk(answer), ...errorResponses },
+    }),
+    async (c) => {
+      const { identityId } = c.req.valid("param");
+      await loadManagedIdentity(db, c.get("principal"), identityId);
+      return c.json({ identityTlsCertAuth: present(await findConfig(identityId)) }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "patch",
+      path,
+      tags,
+      security: bearerSecurity,
+      request: { params: identityParam, body: jsonBody(updateBody) },
+      responses: { ...jsonOk(answer), ...errorResponses },
+    }),
+    async (c) => {
+      const { identityId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      await loadManagedIdentity(db, c.get("principal"), identityId);
+      const current = await findConfig(identityId);
+      const { accessTokenTrustedIps, ...rest } = body;
+      const changes = {
+        ...rest,
+        ...(accessTokenTrustedIps ? { accessTokenTrustedIps: toTrustedIps(accessTokenTrustedIps) } : {}),
+      };
+      await assertUsableConfig({ ...current, ...changes });
+      const [row] = await db
+        .update(identityTlsCertAuths)
+        .set({ ...changes, updatedAt: new Date() })
+        .where(eq(identityTlsCertAuths.id, current.id))
+        .returning();
+      if (!row) throw notFound("TLS cert auth is not attached to this identity.");
+      return c.json({ identityTlsCertAuth: present(row) }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "delete",
+      path,
+      tags,
+      security: bearerSecurity,
+      description: "Detaches TLS cert auth; every token the identity got from it stops working at once.",
+      request: { params: identityParam },
+      responses: { ...jsonOk(answer), ...errorResponses },
+    }),
+    async (c) => {
+      const { identityId } = c.req.valid("param");
+      await loadManagedIdentity(db, c.get("principal"), identityId);
+      const row = await db.transaction(async (tx) => {
+        const [deleted] = await tx.delete(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).returning();
+        if (deleted) {
+          await tx
+            .delete(identityAccessTokens)
+            .where(and(eq(identityAccessTokens.identityId, identityId), eq(identityAccessTokens.authMethod, AUTH_METHOD)));
+        }
+        return deleted;
+      });
+      if (!row) throw notFound("TLS cert auth is not attached to this identity.");
+      return c.json({ identityTlsCertAuth: present(row) }, 200);
+    },
+  );
+
+  return router;
+}
+

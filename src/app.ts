@@ -1,0 +1,89 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { Config } from "./config.ts";
+import type { Database } from "./db/client.ts";
+import { AppError } from "./errors.ts";
+import type { AppEnv } from "./http/env.ts";
+import { errorResponse, toAppError } from "./http/errors.ts";
+import type { Logger } from "./log.ts";
+import { requireAdmin } from "./admin/auth.ts";
+import { organizationRoutes } from "./admin/organizations.ts";
+import { identityRoutes } from "./admin/identities.ts";
+import { tlsCertAuthRoutes } from "./admin/tls-cert-auth.ts";
+import { auditLogRoutes } from "./admin/audit-logs.ts";
+import { statusRoutes } from "./status/routes.ts";
+import { VERSION } from "./version.ts";
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  log: Logger;
+  clock: () => Date;
+  /** SHA-256 of the admin token. */
+  adminTokenHash: Uint8Array;
+}
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const ADMIN_PATHS = [
+  "/api/v1/organizations",
+  "/api/v1/organizations/*",
+  "/api/v1/identities",
+  "/api/v1/identities/*",
+  "/api/v1/auth/tls-cert-auth/identities/*",
+  "/api/v1/audit-logs",
+];
+
+/** Wires the features together; every runtime adapter and every test builds the app here. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  const { log, database } = deps;
+
+  app.use(async (c, next) => {
+    const reqId = crypto.randomUUID();
+    const started = performance.now();
+    c.set("reqId", reqId);
+    await next();
+    c.res.headers.set("x-request-id", reqId);
+    log.info("request", {
+      reqId,
+      method: c.req.method,
+      route: c.req.routePath,
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      identityId: c.get("identityId"),
+      reasonCode: c.get("reasonCode"),
+    });
+  });
+
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError(413, "PayloadTooLarge", `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+      },
+    }),
+  );
+
+  const adminAuth = requireAdmin({ adminTokenHash: deps.adminTokenHash });
+  for (const path of ADMIN_PATHS) app.use(path, adminAuth);
+
+  app.route("/", statusRoutes(database));
+  app.route("/", organizationRoutes(database.db));
+  app.route("/", identityRoutes(database.db));
+  app.route("/", tlsCertAuthRoutes(database.db));
+  app.route("/", auditLogRoutes(database.db));
+
+  app.doc31("/api/docs/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "certauth", version: VERSION, description: "Machine identity login with X.509 client certificates" },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
+
+  app.notFound((c) => errorResponse(c, new AppError(404, "NotFound", `Route ${c.req.method} ${c.req.path} not found.`)));
+  app.onError((err, c) => errorResponse(c, toAppError(err, log, c.get("reqId") ?? "")));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

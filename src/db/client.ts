@@ -1,0 +1,89 @@
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import * as schema from "./schema.ts";
+import { migrateDatabase } from "./migrate.ts";
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  db: Db;
+  driver: "pglite" | "postgres";
+  /** Answers quickly: resolves when the database answers a trivial query, rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** `postgres://…`, `memory://`, or undefined for PGlite in `dataDir`. */
+  url: string | undefined;
+  dataDir: string;
+  /** Per-statement limit; a query past it fails instead of hanging. */
+  statementTimeoutMs?: number;
+  poolSize?: number;
+}
+
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  const database = options.url?.startsWith("postgres") ? openPostgres(options) : await openPglite(options);
+  try {
+    await migrateDatabase(database, options.url);
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+  return database;
+}
+
+function openPostgres(options: OpenOptions): Database {
+  const client = postgres(options.url!, {
+    max: options.poolSize ?? 10,
+    connect_timeout: 3,
+    idle_timeout: 30,
+    onnotice: () => {},
+    connection: { statement_timeout: options.statementTimeoutMs ?? 5000, application_name: "certauth" },
+  });
+  const db = drizzlePostgres(client, { schema }) as unknown as Db;
+  return {
+    db,
+    driver: "postgres",
+    ping: async () => {
+      await client`select 1`;
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(options: OpenOptions): Promise<Database> {
+  const dataPath = options.url === "memory://" ? undefined : `${options.dataDir.replace(/\/$/, "")}/pgdata`;
+  const client = await PGlite.create(dataPath);
+  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  let closed = false;
+  return {
+    db,
+    driver: "pglite",
+    ping: async () => {
+      if (closed) throw new Error("database closed");
+      await db.execute(sql`select 1`);
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}
+
+/** Errors that mean "the database is not there right now", as opposed to a bug in a query. */
+export function isUnavailableError(err: unknown): boolean {
+  for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) {
+    const code = typeof e.code === "string" ? e.code : "";
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|CONNECT_TIMEOUT|CONNECTION_CLOSED|CONNECTION_ENDED|CONNECTION_DESTROYED)$/.test(code)) return true;
+    // 57P01 admin shutdown, 57P03 cannot connect now, 08xxx connection exceptions, 57014 statement timeout
+    if (/^(57P0[1-3]|08\d{3}|57014|53300)$/.test(code)) return true;
+    if (typeof e.message === "string" && /database closed|PGlite is closed/i.test(e.message)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,145 @@
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+
+export const organizations = pgTable(
+  "organizations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    parentOrgId: uuid("parent_org_id").references((): any => organizations.id, { onDelete: "cascade" }),
+    rootOrgId: uuid("root_org_id").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [unique("organizations_parent_slug_unique").on(t.parentOrgId, t.slug).nullsNotDistinct()],
+);
+
+export const identities = pgTable(
+  "identities",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["admin", "member"] }).notNull().default("member"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check("identities_role_check", sql`${t.role} in ('admin', 'member')`), index("identities_org_idx").on(t.orgId)],
+);
+
+/** A root-organization identity's access to one of its sub-organizations. */
+export const identityMemberships = pgTable(
+  "identity_memberships",
+  {
+    identityId: uuid("identity_id")
+      .notNull()
+      .references(() => identities.id, { onDelete: "cascade" }),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["admin", "member"] }).notNull().default("member"),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.identityId, t.orgId] })],
+);
+
+export type TrustedIp = { ipAddress: string; type: "ipv4" | "ipv6"; prefix: number };
+
+export const identityTlsCertAuths = pgTable("identity_tls_cert_auths", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  identityId: uuid("identity_id")
+    .notNull()
+    .unique()
+    .references(() => identities.id, { onDelete: "cascade" }),
+  caCertificate: text("ca_certificate").notNull(),
+  allowedCommonNames: text("allowed_common_names"),
+  allowedSubjectAltNames: jsonb("allowed_subject_alt_names").$type<string[]>(),
+  allowedOrganizations: jsonb("allowed_organizations").$type<string[]>(),
+  allowedOrganizationalUnits: jsonb("allowed_organizational_units").$type<string[]>(),
+  verifyClientCertificateChain: boolean("verify_client_certificate_chain").notNull().default(false),
+  crls: text("crls"),
+  bindTokensToCertificate: boolean("bind_tokens_to_certificate").notNull().default(false),
+  accessTokenTrustedIps: jsonb("access_token_trusted_ips").$type<TrustedIp[]>().notNull(),
+  accessTokenTTL: integer("access_token_ttl").notNull(),
+  accessTokenMaxTTL: integer("access_token_max_ttl").notNull(),
+  accessTokenNumUsesLimit: integer("access_token_num_uses_limit").notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const identityAccessTokens = pgTable(
+  "identity_access_tokens",
+  {
+    /** The token's `jti`. */
+    id: uuid("id").primaryKey().defaultRandom(),
+    identityId: uuid("identity_id")
+      .notNull()
+      .references(() => identities.id, { onDelete: "cascade" }),
+    orgId: uuid("org_id").notNull(),
+    authMethod: text("auth_method").notNull(),
+    /** Anchor of the max TTL: a token never lives past createdAt + accessTokenMaxTTL. */
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+    accessTokenTTL: integer("access_token_ttl").notNull(),
+    accessTokenMaxTTL: integer("access_token_max_ttl").notNull(),
+    numUses: integer("num_uses").notNull().default(0),
+    numUsesLimit: integer("num_uses_limit").notNull().default(0),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    /** base64url SHA-256 of the leaf DER for certificate-bound tokens (RFC 8705 `x5t#S256`). */
+    certThumbprint: text("cert_thumbprint"),
+    lastRenewedAt: timestamp("last_renewed_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [index("identity_access_tokens_identity_idx").on(t.identityId)],
+);
+
+export const signingKeys = pgTable("signing_keys", {
+  kid: text("kid").primaryKey(),
+  alg: text("alg").notNull(),
+  publicJwk: jsonb("public_jwk").$type<Record<string, unknown>>().notNull(),
+  /** The private JWK, encrypted with the key-encryption key (AES-GCM). */
+  privateKeyEnc: text("private_key_enc").notNull(),
+  createdAt: createdAt(),
+  /** Set when a newer key takes over; the key stays published until `publishUntil`. */
+  retiredAt: timestamp("retired_at", { withTimezone: true, mode: "date" }),
+  publishUntil: timestamp("publish_until", { withTimezone: true, mode: "date" }),
+});
+
+/** Service-wide values shared by every instance (admin token hash, generated HS256 secret). */
+export const settings = pgTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+  createdAt: createdAt(),
+});
+
+export const auditLogs = pgTable(
+  "audit_logs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    eventType: text("event_type").notNull(),
+    identityId: uuid("identity_id"),
+    orgId: uuid("org_id"),
+    reasonCode: text("reason_code"),
+    certificateFingerprint: text("certificate_fingerprint"),
+    certificateSubject: text("certificate_subject"),
+    clientIp: text("client_ip"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("audit_logs_identity_created_idx").on(t.identityId, t.createdAt), index("audit_logs_created_idx").on(t.createdAt)],
+);

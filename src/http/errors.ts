@@ -1,0 +1,45 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { AppError, unavailable } from "../errors.ts";
+import { isUnavailableError } from "../db/client.ts";
+import type { Logger } from "../log.ts";
+import type { AppEnv } from "./env.ts";
+
+/** The only place an error becomes a response: the seed's body, `details` on 400/403 only. */
+export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
+  const body: Record<string, unknown> = {
+    reqId: c.get("reqId"),
+    statusCode: err.statusCode,
+    message: err.message,
+    error: err.error,
+  };
+  if ((err.statusCode === 400 || err.statusCode === 403) && err.options.details !== undefined) {
+    body.details = err.options.details;
+  }
+  if (err.reasonCode) {
+    c.header("x-certauth-reason", err.reasonCode);
+    c.set("reasonCode", err.reasonCode);
+  }
+  for (const [name, value] of Object.entries(err.options.headers ?? {})) c.header(name, value);
+  return c.json(body, err.statusCode as ContentfulStatusCode);
+}
+
+export function toAppError(err: unknown, log: Logger, reqId: string): AppError {
+  if (err instanceof AppError) return err;
+  if (isUnavailableError(err)) {
+    log.warn("database unavailable", { reqId, cause: describe(err) });
+    return unavailable();
+  }
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return new AppError(413, "PayloadTooLarge", "The request body is larger than 64 KiB.");
+    if (err.status === 400) return new AppError(400, "BadRequest", err.message || "Bad request");
+    return new AppError(err.status, "HttpError", err.message || "Request failed");
+  }
+  log.error("unhandled error", { reqId, error: describe(err), stack: err instanceof Error ? err.stack : undefined });
+  return new AppError(500, "InternalServerError", "Something went wrong on our side; the request id identifies it in the logs.");
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,106 @@
+import { decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWK, type JWTPayload } from "jose";
+import { KeyStore, type AsymmetricAlg, type StoredKey } from "./key-store.ts";
+
+export type SigningAlg = AsymmetricAlg | "HS256";
+
+/** Signs and verifies access tokens; `kid`s let every instance and every downstream verifier find the key. */
+export interface TokenSigner {
+  readonly alg: SigningAlg;
+  sign(claims: JWTPayload, issuedAt: number, expiresAt: number): Promise<string>;
+  /** Signature, algorithm and expiry; throws on any failure. */
+  verify(token: string, now: Date): Promise<JWTPayload>;
+  jwks(now: Date): Promise<{ keys: JWK[] }>;
+  /** Starts signing with a fresh key (asymmetric algorithms); old keys stay published for `keepOldFor` seconds. */
+  rotate(keepOldFor: number): Promise<string>;
+}
+
+const HS256_KID = "hs256";
+/** How often an instance looks for a key another instance rotated in. */
+const ACTIVE_KEY_REFRESH_MS = 30_000;
+
+export async function createSigner(options: {
+  alg: SigningAlg;
+  keys: KeyStore;
+  authSecret?: string;
+  clock: () => Date;
+}): Promise<TokenSigner> {
+  return options.alg === "HS256"
+    ? hmacSigner(options.authSecret ?? (await options.keys.sharedSecret("auth_secret")))
+    : asymmetricSigner(options.alg, options.keys, options.clock);
+}
+
+function hmacSigner(secret: string): TokenSigner {
+  const key = new TextEncoder().encode(secret);
+  return {
+    alg: "HS256",
+    sign: (claims, iat, exp) =>
+      new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: HS256_KID }).setIssuedAt(iat).setExpirationTime(exp).sign(key),
+    async verify(token, now) {
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], currentDate: now });
+      return payload;
+    },
+    jwks: async () => ({ keys: [] }),
+    rotate: async () => {
+      throw new Error("HS256 uses AUTH_SECRET; rotate it by changing AUTH_SECRET");
+    },
+  };
+}
+
+async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () => Date): Promise<TokenSigner> {
+  const verifyKeys = new Map<string, Promise<{ key: JoseKey | Uint8Array; alg: string } | null>>();
+  let active = await loadActive();
+  let checkedAt = Date.now();
+
+  async function loadActive() {
+    const stored = await keys.activeKey(alg);
+    return { kid: stored.kid, key: (await importJWK(stored.privateJwk!, alg)) as JoseKey };
+  }
+
+  async function currentKey() {
+    if (Date.now() - checkedAt > ACTIVE_KEY_REFRESH_MS) {
+      checkedAt = Date.now();
+      active = await loadActive();
+    }
+    return active;
+  }
+
+  function verifyKey(kid: string) {
+    let entry = verifyKeys.get(kid);
+    if (!entry) {
+      entry = keys.findKey(kid).then(async (stored: StoredKey | undefined) =>
+        stored ? { key: (await importJWK(stored.publicJwk, stored.alg)) as JoseKey, alg: stored.alg } : null,
+      );
+      verifyKeys.set(kid, entry);
+      // A kid nobody knows is not remembered, so a key added by another instance is found later.
+      entry.then((found) => found ?? verifyKeys.delete(kid), () => verifyKeys.delete(kid));
+    }
+    return entry;
+  }
+
+  return {
+    alg,
+    async sign(claims, iat, exp) {
+      const { kid, key } = await currentKey();
+      return new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT", kid }).setIssuedAt(iat).setExpirationTime(exp).sign(key);
+    },
+    async verify(token, now) {
+      const header = decodeProtectedHeader(token);
+      if (typeof header.kid !== "string" || header.kid.length > 200) throw new Error("token has no usable kid");
+      const found = await verifyKey(header.kid);
+      if (!found || found.alg !== header.alg) throw new Error("unknown signing key");
+      const { payload } = await jwtVerify(token, found.key, { algorithms: [found.alg], currentDate: now });
+      return payload;
+    },
+    async jwks(now) {
+      const published = await keys.publishedKeys(now);
+      return { keys: published.map((k) => k.publicJwk) };
+    },
+    async rotate(keepOldFor) {
+      const until = new Date(clock().getTime() + (keepOldFor * 1000 + ACTIVE_KEY_REFRESH_MS * 2));
+      const rotated = await keys.rotate(alg, until);
+      active = { kid: rotated.kid, key: (await importJWK(rotated.privateJwk!, alg)) as JoseKey };
+      checkedAt = Date.now();
+      return rotated.kid;
+    },
+  };
+}

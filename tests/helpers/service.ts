@@ -1,0 +1,53 @@
+/** Starts the real service in-process on the Bun listener (real HTTPS on an ephemeral port) for a test file. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bootstrap, type Service } from "../../src/adapters/shared/bootstrap.ts";
+import { startBunServer } from "../../src/adapters/bun/server.ts";
+import { createTestDatabase, type TestDatabase } from "./databases.ts";
+import { call, type CallOptions } from "./https.ts";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijklmnop";
+
+export interface RunningService {
+  url: string;
+  port: number;
+  service: Service;
+  database: TestDatabase;
+  dataDir: string;
+  /** Calls the service with the admin token. */
+  admin(path: string, options?: CallOptions): ReturnType<typeof call>;
+  call(path: string, options?: CallOptions): ReturnType<typeof call>;
+  stop(): Promise<void>;
+}
+
+export async function startService(
+  driver: TestDatabase["name"],
+  env: Record<string, string> = {},
+  database?: TestDatabase,
+): Promise<RunningService> {
+  const db = database ?? (await createTestDatabase(driver));
+  const dataDir = mkdtempSync(join(tmpdir(), "certauth-test-"));
+  const service = await bootstrap(
+    { DATA_DIR: dataDir, DATABASE_URL: db.url, ADMIN_TOKEN, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...env },
+    () => {},
+  );
+  const server = await startBunServer(service, 0, "127.0.0.1");
+  const url = `https://127.0.0.1:${server.port}`;
+  return {
+    url,
+    port: server.port,
+    service,
+    database: db,
+    dataDir,
+    admin: (path, options = {}) =>
+      call(url, path, { ...options, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(options.headers ?? {}) } }),
+    call: (path, options) => call(url, path, options),
+    async stop() {
+      await server.close();
+      await service.database.close();
+      if (!database) await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
