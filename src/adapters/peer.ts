@@ -1,5 +1,3 @@
-import type { Context } from "hono";
-
 /**
  * What every runtime adapter hands the app about the connection a request came on.
  * The app asks `getPeer(c)`; each adapter fills it in its own way.
@@ -15,6 +13,7 @@ export type PeerBindings = { peer?: PeerInfo };
 
 const NO_PEER: PeerInfo = { remoteAddress: "", certificateChain: [] };
 
-export function getPeer(c: Context<{ Bindings: PeerBindings }>): PeerInfo {
+/** Structural, so that it accepts a Hono context of any app environment carrying these bindings. */
+export function getPeer(c: { env: PeerBindings | undefined }): PeerInfo {
   return c.env?.peer ?? NO_PEER;
 }

@@ -1,0 +1,60 @@
+/**
+ * Where a login's certificate and client IP come from: the TLS peer, or a trusted proxy's headers.
+ * A forwarded header from anyone outside TRUSTED_PROXIES is never parsed.
+ */
+import type { Context } from "hono";
+import { getPeer } from "../adapters/peer.ts";
+import type { Config } from "../config.ts";
+import type { AppEnv } from "../http/env.ts";
+import { canonicalIp, ipInRanges } from "../net/ip.ts";
+import { decodeForwardedCertificate } from "./forwarded.ts";
+
+const RFC9440_HEADER = "client-cert";
+const RFC9440_CHAIN_HEADER = "client-cert-chain";
+
+/** DER chain, leaf first; null when the request carries no certificate at all. */
+export function clientCertificateChain(c: Context<AppEnv>, config: Config): Uint8Array[] | null {
+  const peer = getPeer(c);
+  const source = config.CLIENT_CERT_SOURCE;
+  // A trusted proxy's forwarded certificate wins over the proxy's own TLS certificate.
+  if (source.header && ipInRanges(peer.remoteAddress, config.TRUSTED_PROXIES)) {
+    const value = c.req.raw.headers.get(config.CLIENT_CERT_HEADER);
+    if (value !== null && value.trim() !== "") {
+      const chain = config.CLIENT_CERT_HEADER === RFC9440_HEADER ? c.req.raw.headers.get(RFC9440_CHAIN_HEADER) : null;
+      return decodeForwardedCertificate(value, chain);
+    }
+  }
+  if (source.tls && peer.certificateChain.length > 0) return peer.certificateChain;
+  return null;
+}
+
+/** The TCP peer, or behind trusted proxies the nearest X-Forwarded-For address that is not itself a trusted proxy. */
+export function clientIp(c: Context<AppEnv>, config: Config): string {
+  const peer = getPeer(c).remoteAddress;
+  if (!ipInRanges(peer, config.TRUSTED_PROXIES)) return peer;
+  const forwarded = c.req.raw.headers.get("x-forwarded-for");
+  if (!forwarded) return peer;
+  let nearest = peer;
+  const hops = forwarded.split(",");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const address = parseHop(hops[i]!);
+    // Everything left of an unreadable hop was written by the client; stop at the last address we can trust.
+    if (address === null) return nearest;
+    if (!ipInRanges(address, config.TRUSTED_PROXIES)) return address;
+    nearest = address;
+  }
+  return nearest;
+}
+
+/** An X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `::1` or `[::1]:5678`; null when not an address. */
+function parseHop(hop: string): string | null {
+  let text = hop.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
+  if (bracketed) text = bracketed[1]!;
+  else if (/^[\d.]+:\d+$/.test(text)) text = text.slice(0, text.indexOf(":"));
+  try {
+    return canonicalIp(text);
+  } catch {
+    return null;
+  }
+}
