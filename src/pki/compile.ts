@@ -1,0 +1,84 @@
+import { parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
+import { compileCrl, type CompiledCrl } from "./lib/crl.ts";
+import { sha256Hex } from "./lib/digest.ts";
+import { TrustConfigError } from "./errors.ts";
+import { parsePemCertificates, parsePemCrlBlocks } from "./pem.ts";
+import { allowsClientAuth } from "./rules/extended-key-usage.ts";
+import { compileAllowLists, type AllowLists } from "./rules/allow-lists.ts";
+import type { TrustSettings } from "./types.ts";
+import { VerifiedChainCache } from "./verified-chain-cache.ts";
+
+/** A configuration decoded once per version: verifyChain reads it and never parses PEM. */
+export interface CompiledTrust {
+  /** Unique per compilation; part of the verified-chain cache key. */
+  readonly id: string;
+  readonly chainMode: boolean;
+  readonly anchors: readonly ParsedCertificate[];
+  readonly anchorsBySubject: ReadonlyMap<string, ParsedCertificate[]>;
+  readonly anchorFingerprints: ReadonlySet<string>;
+  readonly crls: readonly CompiledCrl[];
+  readonly crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>;
+  readonly allowLists: AllowLists;
+  readonly chainCache: VerifiedChainCache;
+}
+
+export interface CompileOptions {
+  /** Entries of this configuration's verified-chain cache (default 10,000). */
+  chainCacheSize?: number;
+}
+
+function group<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list) list.push(item);
+    else map.set(k, [item]);
+  }
+  return map;
+}
+
+/** Decodes and checks a TLS cert auth configuration; throws TrustConfigError with a sentence for the admin. */
+export async function compileTrust(settings: TrustSettings, options: CompileOptions = {}): Promise<CompiledTrust> {
+  if (typeof settings?.caCertificate !== "string") throw new TrustConfigError("The CA certificate is required.");
+  const anchors: ParsedCertificate[] = [];
+  const seen = new Set<string>();
+  let position = 0;
+  for (const der of parsePemCertificates(settings.caCertificate)) {
+    position++;
+    const fingerprint = await sha256Hex(der);
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    let ca: ParsedCertificate;
+    try {
+      ca = parseCertificate(der, fingerprint);
+    } catch {
+      throw new TrustConfigError(`Certificate #${position} of the CA certificate PEM could not be decoded as X.509.`);
+    }
+    if (!allowsClientAuth(ca)) {
+      throw new TrustConfigError(
+        `The CA certificate "${ca.subject}" has an extended key usage without clientAuth, so it cannot vouch for client certificates.`,
+      );
+    }
+    anchors.push(ca);
+  }
+  const anchorsBySubject = group(anchors, (a) => a.subjectKey);
+
+  const crls: CompiledCrl[] = [];
+  if (settings.crls != null && settings.crls.trim() !== "") {
+    const blocks = parsePemCrlBlocks(settings.crls);
+    for (let i = 0; i < blocks.length; i++) crls.push(await compileCrl(blocks[i]!, i + 1, anchorsBySubject));
+  }
+
+  return {
+    id: crypto.randomUUID(),
+    chainMode: settings.verifyClientCertificateChain === true,
+    anchors,
+    anchorsBySubject,
+    anchorFingerprints: seen,
+    crls,
+    crlsByIssuer: group(crls, (c) => c.issuerKey),
+    allowLists: compileAllowLists(settings),
+    chainCache: new VerifiedChainCache(options.chainCacheSize),
+  };
+}

@@ -1,0 +1,126 @@
+import { AsnConvert } from "@peculiar/asn1-schema";
+import {
+  Certificate,
+  GeneralName,
+  NameConstraints,
+  SubjectAlternativeName,
+  id_ce_nameConstraints,
+  id_ce_subjectAltName,
+} from "@peculiar/asn1-x509";
+import type { Name } from "@peculiar/asn1-x509";
+import * as x509 from "../x509.ts";
+import { nameKey, normalizeSerial, rdnKeys } from "./names.ts";
+
+/** Limits for untrusted certificate DER handed to asn1js: a certificate is small and shallow. */
+export const CERT_PARSE_OPTIONS: x509.ParseOptions = {
+  berOptions: { maxDepth: 40, maxNodes: 20_000, maxContentLength: 1 << 20 },
+};
+
+const OID_CN = "2.5.4.3";
+const OID_O = "2.5.4.10";
+const OID_OU = "2.5.4.11";
+const OID_EMAIL = "1.2.840.113549.1.9.1";
+
+export interface SubjectAltNames {
+  dns: string[];
+  email: string[];
+  /** As decoded by asn1-x509: "1.2.3.4", "2001:db8::1", or hex for malformed lengths. */
+  ip: string[];
+  uri: string[];
+  /** otherName, x400, directoryName, ediParty, registeredID: counted, never matched. */
+  other: GeneralName[];
+}
+
+/** Gives access to the parsed ASN.1 structure that X509Certificate keeps protected. */
+class StructuredCertificate extends x509.X509Certificate {
+  get structure(): Certificate {
+    return this.asn;
+  }
+}
+
+/** Everything the rules read from one certificate, decoded once. */
+export interface ParsedCertificate {
+  der: Uint8Array<ArrayBuffer>;
+  /** SHA-256 of the DER, lowercase hex. */
+  fingerprint: string;
+  x509: x509.X509Certificate;
+  subject: string;
+  subjectName: Name;
+  subjectKey: string;
+  subjectRdns: string[];
+  issuerKey: string;
+  selfIssued: boolean;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  basicConstraints: { ca: boolean; pathLength: number | undefined } | null;
+  /** KeyUsageFlags bitmask, or null without the extension. */
+  keyUsage: number | null;
+  /** EKU OIDs, or null without the extension. */
+  eku: string[] | null;
+  sans: SubjectAltNames;
+  commonNames: string[];
+  organizations: string[];
+  organizationalUnits: string[];
+  emailAddresses: string[];
+  nameConstraints: NameConstraints | null;
+}
+
+/** Decodes a DER certificate; throws on anything malformed (the caller turns that into a refusal). */
+export function parseCertificate(der: Uint8Array<ArrayBuffer>, fingerprint: string): ParsedCertificate {
+  const cert = new StructuredCertificate(der, CERT_PARSE_OPTIONS);
+  const tbs = cert.structure.tbsCertificate;
+  const subjectName = tbs.subject;
+  const basic = cert.getExtension(x509.BasicConstraintsExtension);
+  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const sanExt = cert.getExtension(id_ce_subjectAltName);
+  const ncExt = cert.getExtension(id_ce_nameConstraints);
+  const subjectKey = nameKey(subjectName);
+  const issuerKey = nameKey(tbs.issuer);
+  const subjectField = (oid: string) => cert.subjectName.getField(oid);
+  return {
+    der,
+    fingerprint,
+    x509: cert,
+    subject: cert.subject,
+    subjectName,
+    subjectKey,
+    subjectRdns: rdnKeys(subjectName),
+    issuerKey,
+    selfIssued: subjectKey === issuerKey,
+    serial: normalizeSerial(cert.serialNumber),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    basicConstraints: basic ? { ca: basic.ca, pathLength: basic.pathLength } : null,
+    keyUsage: keyUsage ? keyUsage.usages : null,
+    eku: eku ? eku.usages.map(String) : null,
+    sans: sanExt ? splitNames(AsnConvert.parse(sanExt.value, SubjectAlternativeName, CERT_PARSE_OPTIONS)) : splitNames([]),
+    commonNames: subjectField(OID_CN),
+    organizations: subjectField(OID_O),
+    organizationalUnits: subjectField(OID_OU),
+    emailAddresses: subjectField(OID_EMAIL),
+    nameConstraints: ncExt ? AsnConvert.parse(ncExt.value, NameConstraints, CERT_PARSE_OPTIONS) : null,
+  };
+}
+
+function splitNames(names: Iterable<GeneralName>): SubjectAltNames {
+  const out: SubjectAltNames = { dns: [], email: [], ip: [], uri: [], other: [] };
+  for (const n of names) {
+    if (n.dNSName !== undefined) out.dns.push(n.dNSName);
+    else if (n.rfc822Name !== undefined) out.email.push(n.rfc822Name);
+    else if (n.iPAddress !== undefined) out.ip.push(n.iPAddress);
+    else if (n.uniformResourceIdentifier !== undefined) out.uri.push(n.uniformResourceIdentifier);
+    else out.other.push(n);
+  }
+  return out;
+}
+
+/** Whether `issuer`'s key verifies `child`'s signature; any decoding or crypto error counts as no. */
+export async function isSignedBy(child: ParsedCertificate, issuer: ParsedCertificate): Promise<boolean> {
+  try {
+    return await child.x509.verify({ publicKey: issuer.x509.publicKey, signatureOnly: true });
+  } catch {
+    return false;
+  }
+}

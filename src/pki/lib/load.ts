@@ -1,0 +1,22 @@
+import { parseCertificate, type ParsedCertificate } from "./certificate.ts";
+import { sha256Hex } from "./digest.ts";
+import { Lru } from "./lru.ts";
+
+/** Parsed certificates by SHA-256 of their DER: a returning client's leaf and intermediates are decoded once. */
+const parsed = new Lru<string, ParsedCertificate>(2048);
+
+/** Fingerprints the DER, then decodes it (or takes it from the cache); `certificate` is null if undecodable. */
+export async function loadCertificate(der: Uint8Array): Promise<{ fingerprint: string; certificate: ParsedCertificate | null }> {
+  // Own copy: the caller's buffer may be a view into a pooled socket buffer.
+  const bytes = new Uint8Array(der);
+  const fingerprint = await sha256Hex(bytes);
+  const cached = parsed.get(fingerprint);
+  if (cached) return { fingerprint, certificate: cached };
+  try {
+    const certificate = parseCertificate(bytes, fingerprint);
+    parsed.set(fingerprint, certificate);
+    return { fingerprint, certificate };
+  } catch {
+    return { fingerprint, certificate: null };
+  }
+}

@@ -1,0 +1,61 @@
+import type { ParsedCertificate } from "../lib/certificate.ts";
+import { isCrlSignedBy, type CompiledCrl } from "../lib/crl.ts";
+import type { RuleResult } from "../types.ts";
+
+/**
+ * Configured CRLs, for every certificate on the path (leaf first). A CRL applies to a certificate when
+ * it carries the certificate's issuer name and is signed by the certificate's issuer on this path: a
+ * configured CA (verified at compile time) or an intermediate (verified here, once per intermediate).
+ * A CRL naming an intermediate on the path that the intermediate did not sign leaves the revocation
+ * status unknown: fail closed with certificate_revoked. A trust anchor is checked against CRLs that
+ * another configured CA signed. An applicable CRL past its nextUpdate refuses with crl_expired.
+ */
+export async function checkRevocation(
+  path: readonly ParsedCertificate[],
+  crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>,
+  now: Date,
+): Promise<RuleResult> {
+  const anchorIndex = path.length - 1;
+  for (let i = 0; i < path.length; i++) {
+    const cert = path[i]!;
+    for (const crl of crlsByIssuer.get(cert.issuerKey) ?? []) {
+      const applies = await crlApplies(crl, cert, i === anchorIndex ? null : path[i + 1]!, i + 1 === anchorIndex);
+      if (applies === "forged") {
+        return {
+          reason: "certificate_revoked",
+          message: `CRL #${crl.position} names "${crl.issuer}" as its issuer but does not verify with that CA's key, so revocation cannot be checked.`,
+        };
+      }
+      if (!applies) continue;
+      if (crl.nextUpdate !== null && now.getTime() > crl.nextUpdate.getTime()) {
+        return {
+          reason: "crl_expired",
+          message: `CRL #${crl.position} from "${crl.issuer}" expired at ${crl.nextUpdate.toISOString()}; a fresh CRL must be configured.`,
+        };
+      }
+      if (crl.revoked.has(cert.serial)) {
+        return {
+          reason: "certificate_revoked",
+          message: `The certificate "${cert.subject}" (serial ${cert.serial}) is listed in CRL #${crl.position}.`,
+        };
+      }
+    }
+  }
+  return null;
+}
+
+async function crlApplies(
+  crl: CompiledCrl,
+  cert: ParsedCertificate,
+  issuer: ParsedCertificate | null,
+  issuerIsAnchor: boolean,
+): Promise<boolean | "forged"> {
+  if (issuer === null) return [...crl.signedByAnchors].some((fp) => fp !== cert.fingerprint);
+  if (issuerIsAnchor) return crl.signedByAnchors.has(issuer.fingerprint);
+  let check = crl.intermediateChecks.get(issuer.fingerprint);
+  if (!check) {
+    check = isCrlSignedBy(crl.crl, issuer);
+    crl.intermediateChecks.set(issuer.fingerprint, check);
+  }
+  return (await check) ? true : "forged";
+}

@@ -1,0 +1,12 @@
+import { loadCertificate } from "./lib/load.ts";
+import type { LeafSummary } from "./types.ts";
+
+/** Fingerprint (SHA-256 hex of the DER) and RFC 4514-style subject of a leaf; null if it does not decode. */
+export async function summarizeLeaf(der: Uint8Array): Promise<LeafSummary | null> {
+  try {
+    const { certificate } = await loadCertificate(der);
+    return certificate ? { fingerprint: certificate.fingerprint, subject: certificate.subject } : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,109 @@
+import type { ParsedCertificate } from "./lib/certificate.ts";
+import { loadCertificate } from "./lib/load.ts";
+import type { CompiledTrust } from "./compile.ts";
+import { findPaths } from "./path.ts";
+import { checkCommonName, checkOrganization, checkOrganizationalUnit, checkSubjectAltNames } from "./rules/allow-lists.ts";
+import { checkLeafIsNotCa } from "./rules/ca-certificate-not-allowed.ts";
+import { checkCaConstraints } from "./rules/ca-constraints.ts";
+import { checkIssuerExtendedKeyUsage, checkLeafExtendedKeyUsage } from "./rules/extended-key-usage.ts";
+import { checkNameConstraints } from "./rules/name-constraints.ts";
+import { checkPathLength } from "./rules/path-length.ts";
+import { checkRevocation } from "./rules/revocation.ts";
+import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
+import type { LeafSummary, RuleResult, Verdict } from "./types.ts";
+import { VerifiedChainCache } from "./verified-chain-cache.ts";
+
+/**
+ * Judges a presented chain (leaf first, then whatever intermediates the client sent) against a compiled
+ * configuration. Never throws: anything unexpected is a refusal. Checks run in the contract's order:
+ * leaf decoding, ca_certificate_not_allowed, leaf validity, leaf EKU, path (ca_verification_failed),
+ * issuer validity, issuer EKU, path length, name constraints, CRLs, allow-lists.
+ */
+export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
+  let leafSummary: LeafSummary | null = null;
+  try {
+    const leafDer = chainDer[0];
+    const loaded = leafDer ? await loadCertificate(leafDer) : null;
+    if (!loaded?.certificate) {
+      return { ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null };
+    }
+    const leaf = loaded.certificate;
+    leafSummary = { fingerprint: leaf.fingerprint, subject: leaf.subject };
+    const refusal = await judge(trust, leaf, chainDer.slice(1), now);
+    return refusal ? { ok: false, ...refusal, leaf: leafSummary } : { ok: true, leaf: leafSummary };
+  } catch {
+    if (!leafSummary) {
+      return { ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null };
+    }
+    return { ok: false, reason: "ca_verification_failed", message: "The certificate chain could not be verified.", leaf: leafSummary };
+  }
+}
+
+async function judge(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8Array[], now: Date): Promise<RuleResult> {
+  const leafRefusal = checkLeafIsNotCa(leaf, trust.anchorFingerprints) ?? checkLeafValidity(leaf, now) ?? checkLeafExtendedKeyUsage(leaf);
+  if (leafRefusal) return leafRefusal;
+
+  const paths = await verifiedPaths(trust, leaf, rest, now);
+  if (paths.length === 0) {
+    return {
+      reason: "ca_verification_failed",
+      message: trust.chainMode
+        ? "The certificate does not chain to a configured CA through the presented intermediates."
+        : "The certificate is not issued by a configured CA.",
+    };
+  }
+
+  let firstRefusal: RuleResult = null;
+  let passed = false;
+  for (const path of paths) {
+    const refusal = await checkPath(trust, path, now);
+    if (!refusal) {
+      passed = true;
+      break;
+    }
+    firstRefusal ??= refusal;
+  }
+  if (!passed) return firstRefusal;
+
+  const allow = trust.allowLists;
+  return (
+    checkCommonName(leaf, allow.commonNames) ??
+    checkSubjectAltNames(leaf, allow.subjectAltNames) ??
+    checkOrganization(leaf, allow.organizations) ??
+    checkOrganizationalUnit(leaf, allow.organizationalUnits)
+  );
+}
+
+async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[], now: Date): Promise<RuleResult> {
+  return (
+    (trust.chainMode ? checkCaConstraints(path) : null) ??
+    checkIssuerValidity(path, now) ??
+    checkIssuerExtendedKeyUsage(path) ??
+    checkPathLength(path) ??
+    checkNameConstraints(path) ??
+    (await checkRevocation(path, trust.crlsByIssuer, now))
+  );
+}
+
+/** Paths from the verified-chain cache, or built (signatures checked) and cached. */
+async function verifiedPaths(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8Array[], now: Date) {
+  const loaded = trust.chainMode ? await Promise.all(rest.slice(0, 32).map(loadCertificate)) : [];
+  const key = VerifiedChainCache.key(trust.id, [leaf.fingerprint, ...loaded.map((l) => l.fingerprint)]);
+  const cached = trust.chainCache.get(key, now);
+  if (cached) return cached;
+  const presented = loaded.flatMap((l) => (l.certificate ? [l.certificate] : []));
+  const paths = await findPaths(trust, leaf, presented);
+  if (paths.length) trust.chainCache.set(key, paths, expiry(trust, paths));
+  return paths;
+}
+
+function expiry(trust: CompiledTrust, paths: ParsedCertificate[][]): number {
+  let earliest = Infinity;
+  for (const cert of paths.flat()) {
+    earliest = Math.min(earliest, cert.notAfter.getTime());
+    for (const crl of trust.crlsByIssuer.get(cert.issuerKey) ?? []) {
+      if (crl.nextUpdate) earliest = Math.min(earliest, crl.nextUpdate.getTime());
+    }
+  }
+  return earliest;
+}
