@@ -1,5 +1,6 @@
 import { decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWK, type JWTPayload } from "jose";
 import { KeyStore, type AsymmetricAlg, type StoredKey } from "./key-store.ts";
+import { ACTIVE_KEY_REFRESH_MS, rotateSigningKey } from "./rotate.ts";
 
 export type SigningAlg = AsymmetricAlg | "HS256";
 
@@ -15,8 +16,6 @@ export interface TokenSigner {
 }
 
 const HS256_KID = "hs256";
-/** How often an instance looks for a key another instance rotated in. */
-const ACTIVE_KEY_REFRESH_MS = 30_000;
 
 export async function createSigner(options: {
   alg: SigningAlg;
@@ -96,9 +95,8 @@ async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () =>
       return { keys: published.map((k) => k.publicJwk) };
     },
     async rotate(keepOldFor) {
-      const until = new Date(clock().getTime() + (keepOldFor * 1000 + ACTIVE_KEY_REFRESH_MS * 2));
-      const rotated = await keys.rotate(alg, until);
-      active = { kid: rotated.kid, key: (await importJWK(rotated.privateJwk!, alg)) as JoseKey };
+      const rotated = await rotateSigningKey(keys, alg, keepOldFor, clock());
+      active = await loadActive();
       checkedAt = Date.now();
       return rotated.kid;
     },

@@ -1,0 +1,182 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { bearerToken, canManageOrg, matchesHash, type IdentityTokenAuthenticator } from "../admin/auth.ts";
+import { forbidden, unauthorized } from "../errors.ts";
+import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
+import { introspectToken } from "./introspect.ts";
+import { renewToken } from "./renew.ts";
+import { revokeToken } from "./revoke.ts";
+import type { TokenState } from "./state.ts";
+import { usesRemaining, useRequestOf, useToken, type TokenDeps } from "./use.ts";
+
+export interface TokenRouteDeps extends TokenDeps {
+  /** SHA-256 of the admin token: the admin may introspect any token. */
+  adminTokenHash: Uint8Array;
+  authenticateIdentityToken: IdentityTokenAuthenticator;
+}
+
+const jwt = z.string().min(1).max(8192);
+
+const tokenAnswer = z
+  .object({ accessToken: z.string(), expiresIn: z.number(), accessTokenMaxTTL: z.number(), tokenType: z.enum(["Bearer"]) })
+  .openapi("AccessTokenRenewResponse");
+
+const selfAnswer = z
+  .object({
+    identityId: z.string(),
+    orgId: z.string(),
+    rootOrgId: z.string(),
+    authMethod: z.string(),
+    identityAccessTokenId: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string().openapi({ description: "When the presented token expires" }),
+    accessTokenTTL: z.number(),
+    accessTokenMaxTTL: z.number(),
+    numUses: z.number().openapi({ description: "Uses so far, this request included" }),
+    numUsesLimit: z.number(),
+    numUsesRemaining: z.number().nullable().openapi({ description: "null when the token has no use limit" }),
+    certificateBound: z.boolean(),
+  })
+  .openapi("AccessTokenSelf");
+
+const introspection = z
+  .object({
+    active: z.boolean(),
+    sub: z.string().optional(),
+    exp: z.number().optional(),
+    iat: z.number().optional(),
+    jti: z.string().optional(),
+    token_type: z.string().optional(),
+    client_id: z.string().optional(),
+    identityId: z.string().optional(),
+    orgId: z.string().optional(),
+    rootOrgId: z.string().optional(),
+    authMethod: z.string().optional(),
+    cnf: z.object({ "x5t#S256": z.string() }).optional(),
+    numUses: z.number().optional(),
+    numUsesLimit: z.number().optional(),
+    numUsesRemaining: z.number().nullable().optional(),
+  })
+  .openapi("AccessTokenIntrospection");
+
+const jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("JWKS");
+
+/** Renew, revoke, self, introspect and the JWKS (PRODUCT §2.4). */
+export function tokenRoutes(deps: TokenRouteDeps) {
+  const router = createRouter();
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/auth/token/renew",
+      operationId: "renewAccessToken",
+      tags: ["Tokens"],
+      description: "Extends the token's life by its TTL, never past its max TTL; spends no use.",
+      security: [],
+      request: { body: jsonBody(z.strictObject({ accessToken: jwt })) },
+      responses: { ...jsonOk(tokenAnswer), ...errorResponses },
+    }),
+    async (c) => c.json(await renewToken(deps, c.req.valid("json").accessToken, useRequestOf(c, deps.config)), 200),
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/auth/token/revoke",
+      operationId: "revokeAccessToken",
+      tags: ["Tokens"],
+      security: [],
+      request: { body: jsonBody(z.strictObject({ accessToken: jwt })) },
+      responses: { ...jsonOk(z.object({ message: z.string() })), ...errorResponses },
+    }),
+    async (c) => {
+      await revokeToken(deps, c.req.valid("json").accessToken);
+      return c.json({ message: "Successfully revoked access token" }, 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/auth/token/self",
+      operationId: "getAccessTokenSelf",
+      tags: ["Tokens"],
+      description: "Describes the presented token; counts as one use.",
+      security: bearerSecurity,
+      responses: { ...jsonOk(selfAnswer), ...errorResponses },
+    }),
+    async (c) => {
+      const token = bearerToken(c.req.header("authorization"));
+      if (!token) throw unauthorized("An Authorization: Bearer access token is required.");
+      const { claims, state, numUses } = await useToken(deps, token, useRequestOf(c, deps.config));
+      c.set("identityId", state.identityId);
+      return c.json(
+        {
+          identityId: state.identityId,
+          orgId: state.orgId,
+          rootOrgId: state.rootOrgId,
+          authMethod: state.authMethod,
+          identityAccessTokenId: state.id,
+          createdAt: state.createdAt.toISOString(),
+          expiresAt: new Date(claims.exp * 1000).toISOString(),
+          accessTokenTTL: state.accessTokenTTL,
+          accessTokenMaxTTL: state.accessTokenMaxTTL,
+          numUses,
+          numUsesLimit: state.numUsesLimit,
+          numUsesRemaining: usesRemaining(state.numUsesLimit, numUses),
+          certificateBound: state.certThumbprint !== null,
+        },
+        200,
+      );
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/v1/auth/token/introspect",
+      operationId: "introspectAccessToken",
+      tags: ["Tokens"],
+      description:
+        "RFC 7662 style. The caller is the admin, an admin identity (tokens of the organizations it manages), or the token itself as Bearer. Spends no use of the inspected token.",
+      security: bearerSecurity,
+      request: { body: jsonBody(z.strictObject({ token: jwt })) },
+      responses: { ...jsonOk(introspection), ...errorResponses },
+    }),
+    async (c) => {
+      const { token } = c.req.valid("json");
+      const caller = bearerToken(c.req.header("authorization"));
+      if (!caller) throw unauthorized("An Authorization: Bearer token is required.");
+      let scope: ((state: TokenState) => boolean) | undefined;
+      if (await matchesHash(caller, deps.adminTokenHash)) {
+        scope = undefined;
+      } else if (caller === token) {
+        scope = undefined;
+      } else if (caller.split(".").length === 3) {
+        const principal = await deps.authenticateIdentityToken(caller, c);
+        if (principal.kind !== "identity" || principal.role !== "admin") throw forbidden("This identity does not have the admin role.");
+        scope = (state) => canManageOrg(principal, { id: state.identityOrgId, parentOrgId: state.identityParentOrgId });
+      } else {
+        throw unauthorized("The bearer token is not valid.");
+      }
+      return c.json(await introspectToken(deps, token, scope), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/.well-known/jwks.json",
+      operationId: "getJwks",
+      tags: ["Tokens"],
+      description: "Public keys of current and recently rotated signing keys; empty under HS256.",
+      security: [],
+      responses: { ...jsonOk(jwks) },
+    }),
+    async (c) => {
+      c.header("cache-control", "public, max-age=60");
+      return c.json(await deps.signer.jwks(deps.clock()), 200);
+    },
+  );
+
+  return router;
+}
