@@ -1,4 +1,4 @@
-import * as x509 from "@peculiar/x509";
+import * as x509 from "../pki/x509.ts";
 
 /** A self-signed P-256 server certificate for localhost, for a first start without TLS_CERT_FILE. */
 export async function makeSelfSignedServerCert(now = new Date()): Promise<{ certPem: string; keyPem: string }> {
