@@ -83,7 +83,7 @@ describe("fuzzing", () => {
   });
 
   it("compileTrust answers PEM bundles of random or damaged blocks with a TrustConfigError or a compiled trust", async () => {
-    const pem = (der: Uint8Array, tag: string) => x509.PemConverter.encode(der, tag);
+    const pem = (der: Uint8Array, tag: string) => x509.PemConverter.encode(new Uint8Array(der), tag);
     const text = fc.oneof(
       fc.string({ maxLength: 300 }),
       derLike.map((d) => pem(d, "CERTIFICATE")),
