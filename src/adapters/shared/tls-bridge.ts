@@ -3,6 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { PeerInfo } from "../peer.ts";
 import type { TlsMaterial } from "./bootstrap.ts";
+import { unmapIpv4, type Listening } from "./listener.ts";
 
 type Fetch = (request: Request, env: { peer: PeerInfo }) => Response | Promise<Response>;
 
@@ -10,9 +11,12 @@ const peers = new WeakMap<object, PeerInfo>();
 
 /**
  * The peer chain this connection's handshake presented, read once per connection
- * (getPeerCertificate costs ~80 µs). A resumed session reports no certificate: that is no certificate.
+ * (getPeerCertificate costs ~80 µs). A resumed session presented no certificate in its own handshake: none.
  */
 export function readPeer(socket: TLSSocket): PeerInfo {
+  const remoteAddress = unmapIpv4(socket.remoteAddress ?? "");
+  // Node, Bun and Deno all report the original session's certificate on a resumed connection.
+  if (socket.isSessionReused()) return { remoteAddress, certificateChain: [] };
   const chain: Uint8Array[] = [];
   const seen = new Set<object>();
   let cert = socket.getPeerCertificate(true) as { raw?: Uint8Array; issuerCertificate?: unknown } | null;
@@ -23,17 +27,15 @@ export function readPeer(socket: TLSSocket): PeerInfo {
     if (!next || next === cert) break;
     cert = next;
   }
-  return { remoteAddress: unmapIpv4(socket.remoteAddress ?? ""), certificateChain: chain };
-}
-
-export function unmapIpv4(address: string): string {
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+  return { remoteAddress, certificateChain: chain };
 }
 
 export interface BridgeOptions {
   tls: TlsMaterial;
   /** Whether to ask the client for a certificate at all (header-only mode does not). */
   requestCert: boolean;
+  /** Total request header bytes node:http accepts. */
+  maxHeaderSize: number;
   /** Node only: @hono/node-server may swap in its faster Request/Response. */
   overrideGlobalObjects?: boolean;
 }
@@ -50,7 +52,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
     },
     { overrideGlobalObjects: options.overrideGlobalObjects ?? false },
   );
-  const http = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: 16 * 1024 }, listener);
+  const http = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: options.maxHeaderSize }, listener);
   const requireCert = Boolean(options.tls.clientCa);
   const server = createTlsServer(
     {
@@ -71,22 +73,21 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
     },
   );
   server.on("tlsClientError", () => {});
+  const close = (): Promise<void> =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      http.closeIdleConnections?.();
+      setTimeout(() => http.closeAllConnections?.(), 5000).unref?.();
+    });
   return {
-    listen(port: number, host: string): Promise<{ port: number }> {
+    listen(port: number, host: string): Promise<Listening> {
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => {
           server.off("error", reject);
           const address = server.address();
-          resolve({ port: typeof address === "object" && address ? address.port : port });
+          resolve({ port: typeof address === "object" && address ? address.port : port, close });
         });
-      });
-    },
-    close(): Promise<void> {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        http.closeIdleConnections?.();
-        setTimeout(() => http.closeAllConnections?.(), 5000).unref?.();
       });
     },
   };
