@@ -8,8 +8,10 @@ import { makeCa, makeLeaf } from "../fixtures/pki.ts";
 import {
   nginxBinary,
   RUNTIMES,
+  startAll,
   startNginx,
   startServiceProcess,
+  stopAllProcesses,
   type NginxProcess,
   type Runtime,
   type ServiceProcess,
@@ -50,11 +52,14 @@ async function startStack(runtime: Runtime): Promise<void> {
 }
 
 describe.skipIf(!nginx)("header mode behind nginx", () => {
-  beforeAll(() => Promise.all(RUNTIMES.map(startStack)), 120_000);
-  afterAll(() => Promise.all([...stacks.values()].map(async ({ svc, proxy }) => {
-    await proxy?.stop();
-    await svc.stop();
-  })));
+  beforeAll(() => startAll(RUNTIMES.map(startStack)), 120_000);
+  afterAll(async () => {
+    await Promise.all([...stacks.values()].map(async ({ svc, proxy }) => {
+      await proxy?.stop();
+      await svc.stop();
+    }));
+    await stopAllProcesses();
+  });
 
   describe.each(RUNTIMES)("on %s", (runtime) => {
     const get = () => {

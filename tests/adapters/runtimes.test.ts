@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundle, makeCa, makeLeaf } from "../fixtures/pki.ts";
-import { RUNTIMES, startServiceProcess, type Runtime, type ServiceProcess } from "../helpers/processes.ts";
+import { RUNTIMES, startAll, startServiceProcess, stopAllProcesses, type Runtime, type ServiceProcess } from "../helpers/processes.ts";
 
 const LOGIN = "/api/v1/auth/tls-cert-auth/login";
 
@@ -33,10 +33,9 @@ const strangerKeyFile = file("stranger.key", stranger.keyPem);
 const services = new Map<Runtime, { svc: ServiceProcess; identityId: string }>();
 
 beforeAll(async () => {
-  await Promise.all(
+  await startAll(
     RUNTIMES.map(async (runtime) => {
       const svc = await startServiceProcess(runtime);
-      services.set(runtime, { svc, identityId: "" });
       services.set(runtime, { svc, identityId: await provisionIdentity(svc) });
     }),
   );
@@ -44,6 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([...services.values()].map(({ svc }) => svc.stop()));
+  await stopAllProcesses();
   rmSync(files, { recursive: true, force: true });
 });
 

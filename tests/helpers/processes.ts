@@ -47,13 +47,30 @@ function commandFor(runtime: Runtime): string[] {
   }
 }
 
+/** Children still running (bun test runs no exit handlers, so suites call stopAllProcesses in afterAll). */
+const running = new Set<Child>();
+
+/** Stops every service and nginx this file started and has not stopped yet, e.g. after a failed beforeAll. */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...running].map(stopChild));
+}
+
+/** Runs every start to its end before failing, so that afterAll finds all of them to stop. */
+export async function startAll<T>(starts: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 interface Child {
   process: ChildProcess;
   exited: Promise<number | null>;
   output(): string;
 }
 
-function launch(argv: string[], env: Record<string, string>): Child {
+/** Spawns `argv`; `workDir` (the child's temp folder) is removed once the child has exited. */
+function launch(argv: string[], env: Record<string, string>, workDir: string): Child {
   const [file, ...args] = argv as [string, ...string[]];
   const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
@@ -66,7 +83,13 @@ function launch(argv: string[], env: Record<string, string>): Child {
       done(null);
     });
   });
-  return { process: child, exited, output: () => output };
+  const handle: Child = { process: child, exited, output: () => output };
+  running.add(handle);
+  void exited.then(() => {
+    running.delete(handle);
+    rmSync(workDir, { recursive: true, force: true });
+  });
+  return handle;
 }
 
 async function stopChild(child: Child): Promise<number | null> {
@@ -103,11 +126,10 @@ export async function startServiceProcess(runtime: Runtime, env: Record<string, 
     ...env,
     HOST: host,
     PORT: String(port),
-  });
+  }, dataDir);
   const url = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const fail = async (why: string): Promise<never> => {
     await stopChild(child);
-    rmSync(dataDir, { recursive: true, force: true });
     throw new Error(`${runtime} service ${why}; its output:\n${child.output()}`);
   };
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -129,11 +151,7 @@ export async function startServiceProcess(runtime: Runtime, env: Record<string, 
     call: (path, options) => call(url, path, options),
     admin: (path, options = {}) =>
       call(url, path, { ...options, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(options.headers ?? {}) } }),
-    async stop() {
-      const code = await stopChild(child);
-      rmSync(dataDir, { recursive: true, force: true });
-      return code;
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -204,7 +222,7 @@ http {
 }
 `;
   writeFileSync(join(dir, "nginx.conf"), conf);
-  const child = launch([binary, "-e", join(dir, "error.log"), "-p", dir, "-c", join(dir, "nginx.conf")], {});
+  const child = launch([binary, "-e", join(dir, "error.log"), "-p", dir, "-c", join(dir, "nginx.conf")], {}, dir);
   const url = `https://127.0.0.1:${port}`;
   const output = () => {
     let log = "";
@@ -213,11 +231,7 @@ http {
     } catch {}
     return `${child.output()}\n${log}`;
   };
-  const stop = async () => {
-    const code = await stopChild(child);
-    rmSync(dir, { recursive: true, force: true });
-    return code;
-  };
+  const stop = () => stopChild(child);
   const deadline = Date.now() + 15_000;
   let exitedEarly = false;
   void child.exited.then(() => (exitedEarly = true));
