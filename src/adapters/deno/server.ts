@@ -8,10 +8,7 @@ import { createTlsBridge } from "../shared/tls-bridge.ts";
  */
 export async function startDenoServer(service: Service, port: number, host: string): Promise<Listening> {
   if (needsPeerCertificate(service)) {
-    // Deno's Request constructor rejects @hono/node-server's lightweight request (Hono's bodyLimit rebuilds
-    // requests); its global-object override unwraps it first.
-    const options = { ...bridgeOptions(service), overrideGlobalObjects: true };
-    return createTlsBridge((req, env) => service.app.fetch(req, env), options).listen(port, host);
+    return createTlsBridge((req, env) => service.app.fetch(req, env), bridgeOptions(service)).listen(port, host);
   }
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(

@@ -2,8 +2,7 @@ import type { Service } from "../shared/bootstrap.ts";
 import { bridgeOptions, type Listening } from "../shared/listener.ts";
 import { createTlsBridge } from "../shared/tls-bridge.ts";
 
-/** Node's listener in every mode: the node:tls → node:http bridge, with @hono/node-server's lighter Request/Response. */
+/** Node's listener in every mode: the node:tls → node:http bridge. */
 export function startNodeServer(service: Service, port: number, host: string): Promise<Listening> {
-  const options = { ...bridgeOptions(service), overrideGlobalObjects: true };
-  return createTlsBridge((req, env) => service.app.fetch(req, env), options).listen(port, host);
+  return createTlsBridge((req, env) => service.app.fetch(req, env), bridgeOptions(service)).listen(port, host);
 }

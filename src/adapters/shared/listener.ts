@@ -1,6 +1,7 @@
 import type { PeerInfo } from "../peer.ts";
 import type { Service } from "./bootstrap.ts";
 import type { BridgeOptions } from "./tls-bridge.ts";
+import { MAX_BODY_BYTES } from "../../app.ts";
 
 /** What every adapter's `start` resolves to. */
 export type Listening = { port: number; close: () => Promise<void> };
@@ -19,6 +20,7 @@ export function bridgeOptions(service: Service): BridgeOptions {
     tls: service.tls,
     requestCert: service.config.CLIENT_CERT_SOURCE.tls,
     maxHeaderSize: service.config.CLIENT_CERT_SOURCE.header ? 80 * 1024 : 16 * 1024,
+    maxBodySize: MAX_BODY_BYTES,
   };
 }
 

@@ -1,6 +1,6 @@
-import { createServer as createHttpServer, type IncomingMessage } from "node:http";
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { getRequestListener } from "@hono/node-server";
+import { toWebRequest, writeWebResponse } from "./node-http.ts";
 import type { PeerInfo } from "../peer.ts";
 import type { TlsMaterial } from "./bootstrap.ts";
 import { unmapIpv4, type Listening } from "./listener.ts";
@@ -36,8 +36,8 @@ export interface BridgeOptions {
   requestCert: boolean;
   /** Total request header bytes node:http accepts. */
   maxHeaderSize: number;
-  /** Node only: @hono/node-server may swap in its faster Request/Response. */
-  overrideGlobalObjects?: boolean;
+  /** Bytes of request body read at most (default 64 KiB); the app answers 413 past it. */
+  maxBodySize?: number;
 }
 
 /**
@@ -45,14 +45,19 @@ export interface BridgeOptions {
  * certificate chain on Node, Bun and Deno alike.
  */
 export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
-  const listener = getRequestListener(
-    (request, env) => {
-      const socket = (env as { incoming: IncomingMessage }).incoming.socket as TLSSocket;
-      return fetch(request, { peer: peers.get(socket) ?? readPeer(socket) });
+  const http = createHttpServer(
+    { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: options.maxHeaderSize },
+    (incoming, outgoing) => {
+      const socket = incoming.socket as TLSSocket;
+      const peer = peers.get(socket) ?? readPeer(socket);
+      toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
+        .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
+        .catch(() => {
+          if (!outgoing.headersSent) outgoing.writeHead(500, { "content-type": "application/json", connection: "close" });
+          outgoing.end();
+        });
     },
-    { overrideGlobalObjects: options.overrideGlobalObjects ?? false },
   );
-  const http = createHttpServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: options.maxHeaderSize }, listener);
   const requireCert = Boolean(options.tls.clientCa);
   const server = createTlsServer(
     {

@@ -1,0 +1,64 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * node:http ⇄ fetch, built on standard Request/Response on every runtime. (@hono/node-server's
+ * lightweight Request is not a Request to Bun, and middleware that re-wraps it loses the method.)
+ * The body is read up to `maxBody` + 1 bytes: enough for the app's body limit to answer 413 in its
+ * own error format, without ever buffering more.
+ */
+export async function toWebRequest(incoming: IncomingMessage, maxBody: number): Promise<{ request: Request; truncated: boolean }> {
+  const method = incoming.method ?? "GET";
+  const headers = new Headers();
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const url = `https://${safeHost(headers.get("host"))}${incoming.url?.startsWith("/") ? incoming.url : "/"}`;
+  if (method === "GET" || method === "HEAD") {
+    incoming.resume();
+    return { request: new Request(url, { method, headers }), truncated: false };
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of incoming as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    chunks.push(chunk);
+    if (size > maxBody) {
+      truncated = true;
+      break;
+    }
+  }
+  const body = concat(chunks, size);
+  if (truncated) headers.set("content-length", String(body.length));
+  return { request: new Request(url, { method, headers, body }), truncated };
+}
+
+export async function writeWebResponse(response: Response, outgoing: ServerResponse, closeConnection: boolean): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name === "set-cookie") return;
+    headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie?.() ?? [];
+  if (cookies.length) headers["set-cookie"] = cookies;
+  // The rest of an oversized body is never read, so this connection cannot carry another request.
+  if (closeConnection) headers.connection = "close";
+  const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
+  if (body) headers["content-length"] = String(body.length);
+  outgoing.writeHead(response.status, headers);
+  outgoing.end(body);
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** The Host header only names the URL's authority; anything odd falls back to localhost. */
+function safeHost(host: string | null): string {
+  return host && /^[A-Za-z0-9.\-:[\]]{1,255}$/.test(host) ? host : "localhost";
+}
