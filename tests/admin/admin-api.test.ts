@@ -31,7 +31,7 @@ describe.each(drivers)("admin API over HTTPS on %s", (driver) => {
     const identity = await svc.admin("/api/v1/identities", { body: { name: "build-agent", organizationId: orgId } });
     expect(identity.status).toBe(200);
     identityId = identity.json.identity.id;
-  });
+  }, 120_000);
   afterAll(() => svc?.stop());
 
   const configPath = () => `/api/v1/auth/tls-cert-auth/identities/${identityId}`;

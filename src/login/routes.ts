@@ -1,0 +1,78 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppError } from "../errors.ts";
+import { createRouter, errorSchema } from "../http/router.ts";
+import { clientCertificateChain, clientIp } from "./client-cert.ts";
+import { login, type LoginDeps } from "./service.ts";
+import { RateLimiter } from "./rate-limit.ts";
+
+export const loginBody = z
+  .strictObject({
+    identityId: z.string().min(1).max(256).openapi({ description: "The ID of the machine identity to login." }),
+    organizationSlug: z.string().min(1).max(64).optional().openapi({
+      description:
+        "When set, this will scope the login session to the specified organization the machine identity has access to. If omitted, the session defaults to the organization where the machine identity was created in.",
+    }),
+  })
+  .openapi("TlsCertAuthLoginRequest");
+
+export const loginAnswer = z
+  .strictObject({
+    accessToken: z.string(),
+    expiresIn: z.number(),
+    accessTokenMaxTTL: z.number(),
+    tokenType: z.enum(["Bearer"]),
+  })
+  .openapi("TlsCertAuthLoginResponse");
+
+const error = (description: string) => ({ description, content: { "application/json": { schema: errorSchema } } });
+
+export const loginRoute = createRoute({
+  method: "post",
+  path: "/api/v1/auth/tls-cert-auth/login",
+  operationId: "loginWithTlsCertAuth",
+  tags: ["TLS Certificate Auth"],
+  description: "Login with TLS Certificate Auth for machine identity",
+  security: [],
+  request: { body: { required: true, content: { "application/json": { schema: loginBody } } } },
+  responses: {
+    200: { description: "Default Response", content: { "application/json": { schema: loginAnswer } } },
+    400: error("No client certificate, or a forwarded certificate that cannot be decoded"),
+    401: error("The certificate was refused; the reason code is in the x-certauth-reason header"),
+    403: error("Forbidden"),
+    404: error("Identity, its TLS cert auth, or the organization not found"),
+    422: error("Invalid body"),
+    429: error("Too many login attempts from this client IP"),
+    500: error("Internal error"),
+    503: error("Database unavailable"),
+  },
+});
+
+export function loginRoutes(deps: LoginDeps) {
+  const router = createRouter();
+  const limiter = new RateLimiter(deps.config.LOGIN_RATE_LIMIT);
+
+  // The limit is taken before the body is read, so a flood costs no parsing or database work.
+  router.use(loginRoute.path, async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    const retryAfter = limiter.hit(clientIp(c, deps.config));
+    if (retryAfter > 0) {
+      throw new AppError(429, "RateLimitExceeded", "Too many login attempts from this address; retry later.", {
+        headers: { "retry-after": String(retryAfter) },
+      });
+    }
+    await next();
+  });
+
+  router.openapi(loginRoute, async (c) => {
+    const body = c.req.valid("json");
+    const { answer, identityId } = await login(deps, {
+      identityId: body.identityId,
+      organizationSlug: body.organizationSlug,
+      chain: () => clientCertificateChain(c, deps.config),
+      clientIp: clientIp(c, deps.config),
+    });
+    c.set("identityId", identityId);
+    return c.json(answer, 200);
+  });
+  return router;
+}
