@@ -13,6 +13,11 @@ import { tlsCertAuthRoutes } from "./admin/tls-cert-auth.ts";
 import { auditLogRoutes } from "./admin/audit-logs.ts";
 import { statusRoutes } from "./status/routes.ts";
 import { VERSION } from "./version.ts";
+import { loginRoutes } from "./login/routes.ts";
+import type { TokenSigner } from "./tokens/signer.ts";
+import { TrustCache } from "./pki/index.ts";
+import { tokenRoutes } from "./tokens/routes.ts";
+import { identityTokenAuthenticator } from "./tokens/authenticate.ts";
 
 export interface AppDeps {
   config: Config;
@@ -21,6 +26,7 @@ export interface AppDeps {
   clock: () => Date;
   /** SHA-256 of the admin token. */
   adminTokenHash: Uint8Array;
+  signer: TokenSigner;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -37,7 +43,9 @@ const ADMIN_PATHS = [
 /** Wires the features together; every runtime adapter and every test builds the app here. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
-  const { log, database } = deps;
+  const { log, database, config, signer, clock } = deps;
+  const db = database.db;
+  const trustCache = new TrustCache();
 
   app.use(async (c, next) => {
     const reqId = crypto.randomUUID();
@@ -66,14 +74,18 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  const adminAuth = requireAdmin({ adminTokenHash: deps.adminTokenHash });
+  const tokenDeps = { db, config, signer, clock };
+  const authenticateIdentityToken = identityTokenAuthenticator(tokenDeps);
+  const adminAuth = requireAdmin({ adminTokenHash: deps.adminTokenHash, authenticateIdentityToken });
   for (const path of ADMIN_PATHS) app.use(path, adminAuth);
 
   app.route("/", statusRoutes(database));
-  app.route("/", organizationRoutes(database.db));
-  app.route("/", identityRoutes(database.db));
-  app.route("/", tlsCertAuthRoutes(database.db));
-  app.route("/", auditLogRoutes(database.db));
+  app.route("/", loginRoutes({ db, config, signer, clock, trustCache }));
+  app.route("/", organizationRoutes(db));
+  app.route("/", identityRoutes(db));
+  app.route("/", tlsCertAuthRoutes(db));
+  app.route("/", auditLogRoutes(db));
+  app.route("/", tokenRoutes({ ...tokenDeps, adminTokenHash: deps.adminTokenHash, authenticateIdentityToken }));
 
   app.doc31("/api/docs/openapi.json", {
     openapi: "3.1.0",

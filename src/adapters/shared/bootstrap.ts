@@ -6,6 +6,8 @@ import { openDatabase, type Database } from "../../db/client.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { makeSelfSignedServerCert } from "../../tls/self-signed.ts";
 import { ensureAdminToken } from "../../admin/admin-token.ts";
+import { KeyEncryption, KeyStore } from "../../tokens/key-store.ts";
+import { createSigner, type TokenSigner } from "../../tokens/signer.ts";
 
 export interface TlsMaterial {
   cert: string;
@@ -20,6 +22,8 @@ export interface Service {
   database: Database;
   log: Logger;
   tls: TlsMaterial;
+  /** Token signing keys; `signer.rotate` is key rotation. */
+  signer: TokenSigner;
 }
 
 /** Reads the configuration and files, opens and migrates the database, and builds the app. */
@@ -36,12 +40,26 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
       out(`certauth: generated an admin token (shown once, also written to ${file}):\n${token}`);
     });
     const tls = await loadTls(config, out);
-    const app = createApp({ config, database, log, clock: () => new Date(), adminTokenHash });
-    return { app, config, database, log, tls };
+    const clock = () => new Date();
+    const keys = new KeyStore(database.db, await KeyEncryption.fromSecret(keyEncryptionKey(config)));
+    const signer = await createSigner({ alg: config.TOKEN_SIGNING_ALG, keys, authSecret: config.AUTH_SECRET, clock });
+    const app = createApp({ config, database, log, clock, adminTokenHash, signer });
+    return { app, config, database, log, tls, signer };
   } catch (err) {
     await database.close().catch(() => {});
     throw err;
   }
+}
+
+/** KEY_ENCRYPTION_KEY, or a random one kept in DATA_DIR (mode 0600) for a single instance. */
+function keyEncryptionKey(config: Config): string {
+  if (config.KEY_ENCRYPTION_KEY) return config.KEY_ENCRYPTION_KEY;
+  const file = join(config.DATA_DIR, "key-encryption-key");
+  if (!existsSync(file)) {
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    writeFileSync(file, `${Buffer.from(bytes).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
+  }
+  return readFileSync(file, "utf8").trim();
 }
 
 async function loadTls(config: Config, out: (line: string) => void): Promise<TlsMaterial> {
