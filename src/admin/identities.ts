@@ -39,6 +39,20 @@ export async function loadManagedIdentity(db: Db, principal: Principal | undefin
   return row.identity;
 }
 
+export const identityBody = z.strictObject({
+  name: z.string().trim().min(1).max(128),
+  organizationId: z.string().uuid(),
+  role: role.default("member"),
+});
+
+export async function createIdentity(db: Db, principal: Principal | undefined, body: z.infer<typeof identityBody>) {
+  const org = await findOrganization(db, body.organizationId);
+  if (!org) throw notFound("Organization not found.");
+  assertCanManageOrg(principal, org);
+  const [row] = await db.insert(identities).values({ name: body.name, orgId: org.id, role: body.role }).returning();
+  return present(row!);
+}
+
 export function identityRoutes(db: Db) {
   const router = createRouter();
 
@@ -49,20 +63,11 @@ export function identityRoutes(db: Db) {
       tags: ["Identities"],
       security: bearerSecurity,
       request: {
-        body: jsonBody(
-          z.strictObject({ name: z.string().trim().min(1).max(128), organizationId: z.string().uuid(), role: role.default("member") }),
-        ),
+        body: jsonBody(identityBody),
       },
       responses: { ...jsonOk(identityAnswer), ...errorResponses },
     }),
-    async (c) => {
-      const body = c.req.valid("json");
-      const org = await findOrganization(db, body.organizationId);
-      if (!org) throw notFound("Organization not found.");
-      assertCanManageOrg(c.get("principal"), org);
-      const [row] = await db.insert(identities).values({ name: body.name, orgId: org.id, role: body.role }).returning();
-      return c.json({ identity: present(row!) }, 200);
-    },
+    async (c) => c.json({ identity: await createIdentity(db, c.get("principal"), c.req.valid("json")) }, 200),
   );
 
   router.openapi(

@@ -6,6 +6,7 @@ import { organizations } from "../db/schema.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
 import { assertCanManageOrg } from "./auth.ts";
 import { isUniqueViolation } from "./db-errors.ts";
+import type { Principal } from "../http/env.ts";
 
 const slug = z
   .string()
@@ -34,6 +35,36 @@ export async function findOrganization(db: Db, id: string): Promise<OrgRow | und
 
 const idParam = z.object({ id: z.string().uuid() });
 
+export const organizationBody = z.strictObject({
+  name: z.string().trim().min(1).max(128),
+  slug,
+  parentOrganizationId: z.string().uuid().optional(),
+});
+
+/** Creates a root organization (admin token only) or a sub-organization of a root the caller manages. */
+export async function createOrganization(db: Db, principal: Principal | undefined, body: z.infer<typeof organizationBody>) {
+  let parent: OrgRow | undefined;
+  if (body.parentOrganizationId) {
+    parent = await findOrganization(db, body.parentOrganizationId);
+    if (!parent) throw notFound("The parent organization does not exist.");
+    if (parent.parentOrgId) throw badRequest("Sub-organizations can only be created under a root organization.");
+    assertCanManageOrg(principal, parent);
+  } else if (principal?.kind !== "admin") {
+    throw forbidden("Only the admin token can create root organizations.");
+  }
+  const id = crypto.randomUUID();
+  try {
+    const [row] = await db
+      .insert(organizations)
+      .values({ id, name: body.name, slug: body.slug, parentOrgId: parent?.id ?? null, rootOrgId: parent?.id ?? id })
+      .returning();
+    return present(row!);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw badRequest(`An organization with slug "${body.slug}" already exists here.`);
+    throw err;
+  }
+}
+
 export function organizationRoutes(db: Db) {
   const router = createRouter();
 
@@ -44,40 +75,11 @@ export function organizationRoutes(db: Db) {
       tags: ["Organizations"],
       security: bearerSecurity,
       request: {
-        body: jsonBody(
-          z.strictObject({
-            name: z.string().trim().min(1).max(128),
-            slug,
-            parentOrganizationId: z.string().uuid().optional(),
-          }),
-        ),
+        body: jsonBody(organizationBody),
       },
       responses: { ...jsonOk(z.object({ organization: organizationSchema })), ...errorResponses },
     }),
-    async (c) => {
-      const body = c.req.valid("json");
-      const principal = c.get("principal");
-      let parent: OrgRow | undefined;
-      if (body.parentOrganizationId) {
-        parent = await findOrganization(db, body.parentOrganizationId);
-        if (!parent) throw notFound("The parent organization does not exist.");
-        if (parent.parentOrgId) throw badRequest("Sub-organizations can only be created under a root organization.");
-        assertCanManageOrg(principal, parent);
-      } else if (principal?.kind !== "admin") {
-        throw forbidden("Only the admin token can create root organizations.");
-      }
-      const id = crypto.randomUUID();
-      try {
-        const [row] = await db
-          .insert(organizations)
-          .values({ id, name: body.name, slug: body.slug, parentOrgId: parent?.id ?? null, rootOrgId: parent?.id ?? id })
-          .returning();
-        return c.json({ organization: present(row!) }, 200);
-      } catch (err) {
-        if (isUniqueViolation(err)) throw badRequest(`An organization with slug "${body.slug}" already exists here.`);
-        throw err;
-      }
-    },
+    async (c) => c.json({ organization: await createOrganization(db, c.get("principal"), c.req.valid("json")) }, 200),
   );
 
   router.openapi(

@@ -8,6 +8,7 @@ import { compileTrust, TrustConfigError, type TrustSettings } from "../pki/index
 import { isIpOrCidr, parseCidr } from "../net/ip.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
+import type { Principal } from "../http/env.ts";
 
 export const AUTH_METHOD = "tls-cert-auth";
 const TTL_LIMIT = 315_360_000;
@@ -35,7 +36,7 @@ const fields = {
   accessTokenNumUsesLimit: z.number().int().min(0).max(2_147_483_647),
 };
 
-const attachBody = z.strictObject({
+export const attachBody = z.strictObject({
   caCertificate: fields.caCertificate,
   allowedCommonNames: fields.allowedCommonNames.optional(),
   allowedSubjectAltNames: fields.allowedSubjectAltNames.optional(),
@@ -50,7 +51,7 @@ const attachBody = z.strictObject({
   accessTokenNumUsesLimit: fields.accessTokenNumUsesLimit.default(0),
 });
 
-const updateBody = z.strictObject(fields).partial();
+export const updateBody = z.strictObject(fields).partial();
 
 const configSchema = z
   .object({
@@ -74,7 +75,7 @@ const configSchema = z
   .openapi("IdentityTlsCertAuth");
 
 type ConfigRow = typeof identityTlsCertAuths.$inferSelect;
-const present = (row: ConfigRow) => ({
+export const presentTlsCertAuth = (row: ConfigRow) => ({
   ...row,
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
@@ -117,14 +118,84 @@ const answer = z.object({ identityTlsCertAuth: configSchema });
 const path = "/api/v1/auth/tls-cert-auth/identities/{identityId}";
 const tags = ["TLS Certificate Auth"];
 
+const NOT_ATTACHED = "TLS cert auth is not attached to this identity.";
+
+async function findConfig(db: Db, identityId: string): Promise<ConfigRow> {
+  const [row] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).limit(1);
+  if (!row) throw notFound(NOT_ATTACHED);
+  return row;
+}
+
+/** Attach (POST, `certauth tls-cert-auth attach`): the body is already validated by `attachBody`. */
+export async function attachTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string, body: z.infer<typeof attachBody>) {
+  await loadManagedIdentity(db, principal, identityId);
+  const values = {
+    identityId,
+    caCertificate: body.caCertificate,
+    allowedCommonNames: body.allowedCommonNames ?? null,
+    allowedSubjectAltNames: body.allowedSubjectAltNames ?? null,
+    allowedOrganizations: body.allowedOrganizations ?? null,
+    allowedOrganizationalUnits: body.allowedOrganizationalUnits ?? null,
+    verifyClientCertificateChain: body.verifyClientCertificateChain,
+    crls: body.crls ?? null,
+    bindTokensToCertificate: body.bindTokensToCertificate,
+    accessTokenTrustedIps: toTrustedIps(body.accessTokenTrustedIps),
+    accessTokenTTL: body.accessTokenTTL,
+    accessTokenMaxTTL: body.accessTokenMaxTTL,
+    accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
+  };
+  await assertUsableConfig(values);
+  try {
+    const [row] = await db.insert(identityTlsCertAuths).values(values).returning();
+    return presentTlsCertAuth(row!);
+  } catch (err) {
+    if (isUniqueViolation(err as unknown)) throw badRequest("TLS cert auth is already attached to this identity.");
+    throw err;
+  }
+}
+
+export async function getTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string) {
+  await loadManagedIdentity(db, principal, identityId);
+  return presentTlsCertAuth(await findConfig(db, identityId));
+}
+
+/** Partial update; the merged configuration must pass the same checks as an attach. */
+export async function updateTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string, body: z.infer<typeof updateBody>) {
+  await loadManagedIdentity(db, principal, identityId);
+  const current = await findConfig(db, identityId);
+  const { accessTokenTrustedIps, ...rest } = body;
+  const changes = {
+    ...rest,
+    ...(accessTokenTrustedIps ? { accessTokenTrustedIps: toTrustedIps(accessTokenTrustedIps) } : {}),
+  };
+  await assertUsableConfig({ ...current, ...changes });
+  const [row] = await db
+    .update(identityTlsCertAuths)
+    .set({ ...changes, updatedAt: new Date() })
+    .where(eq(identityTlsCertAuths.id, current.id))
+    .returning();
+  if (!row) throw notFound(NOT_ATTACHED);
+  return presentTlsCertAuth(row);
+}
+
+/** Detaches TLS cert auth and deletes every token the identity got from it, in one transaction. */
+export async function revokeTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string) {
+  await loadManagedIdentity(db, principal, identityId);
+  const row = await db.transaction(async (tx) => {
+    const [deleted] = await tx.delete(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).returning();
+    if (deleted) {
+      await tx
+        .delete(identityAccessTokens)
+        .where(and(eq(identityAccessTokens.identityId, identityId), eq(identityAccessTokens.authMethod, AUTH_METHOD)));
+    }
+    return deleted;
+  });
+  if (!row) throw notFound(NOT_ATTACHED);
+  return presentTlsCertAuth(row);
+}
+
 export function tlsCertAuthRoutes(db: Db) {
   const router = createRouter();
-
-  const findConfig = async (identityId: string) => {
-    const [row] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).limit(1);
-    if (!row) throw notFound("TLS cert auth is not attached to this identity.");
-    return row;
-  };
 
   router.openapi(
     createRoute({
@@ -137,32 +208,8 @@ export function tlsCertAuthRoutes(db: Db) {
       responses: { ...jsonOk(answer), ...errorResponses },
     }),
     async (c) => {
-      const { identityId } = c.req.valid("param");
-      const body = c.req.valid("json");
-      await loadManagedIdentity(db, c.get("principal"), identityId);
-      const values = {
-        identityId,
-        caCertificate: body.caCertificate,
-        allowedCommonNames: body.allowedCommonNames ?? null,
-        allowedSubjectAltNames: body.allowedSubjectAltNames ?? null,
-        allowedOrganizations: body.allowedOrganizations ?? null,
-        allowedOrganizationalUnits: body.allowedOrganizationalUnits ?? null,
-        verifyClientCertificateChain: body.verifyClientCertificateChain,
-        crls: body.crls ?? null,
-        bindTokensToCertificate: body.bindTokensToCertificate,
-        accessTokenTrustedIps: toTrustedIps(body.accessTokenTrustedIps),
-        accessTokenTTL: body.accessTokenTTL,
-        accessTokenMaxTTL: body.accessTokenMaxTTL,
-        accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
-      };
-      await assertUsableConfig(values);
-      try {
-        const [row] = await db.insert(identityTlsCertAuths).values(values).returning();
-        return c.json({ identityTlsCertAuth: present(row!) }, 200);
-      } catch (err) {
-        if (isUniqueViolation(err as unknown)) throw badRequest("TLS cert auth is already attached to this identity.");
-        throw err;
-      }
+      const row = await attachTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"));
+      return c.json({ identityTlsCertAuth: row }, 200);
     },
   );
 
@@ -175,11 +222,7 @@ export function tlsCertAuthRoutes(db: Db) {
       request: { params: identityParam },
       responses: { ...jsonOk(answer), ...errorResponses },
     }),
-    async (c) => {
-      const { identityId } = c.req.valid("param");
-      await loadManagedIdentity(db, c.get("principal"), identityId);
-      return c.json({ identityTlsCertAuth: present(await findConfig(identityId)) }, 200);
-    },
+    async (c) => c.json({ identityTlsCertAuth: await getTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId) }, 200),
   );
 
   router.openapi(
@@ -192,23 +235,8 @@ export function tlsCertAuthRoutes(db: Db) {
       responses: { ...jsonOk(answer), ...errorResponses },
     }),
     async (c) => {
-      const { identityId } = c.req.valid("param");
-      const body = c.req.valid("json");
-      await loadManagedIdentity(db, c.get("principal"), identityId);
-      const current = await findConfig(identityId);
-      const { accessTokenTrustedIps, ...rest } = body;
-      const changes = {
-        ...rest,
-        ...(accessTokenTrustedIps ? { accessTokenTrustedIps: toTrustedIps(accessTokenTrustedIps) } : {}),
-      };
-      await assertUsableConfig({ ...current, ...changes });
-      const [row] = await db
-        .update(identityTlsCertAuths)
-        .set({ ...changes, updatedAt: new Date() })
-        .where(eq(identityTlsCertAuths.id, current.id))
-        .returning();
-      if (!row) throw notFound("TLS cert auth is not attached to this identity.");
-      return c.json({ identityTlsCertAuth: present(row) }, 200);
+      const row = await updateTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"));
+      return c.json({ identityTlsCertAuth: row }, 200);
     },
   );
 
@@ -222,23 +250,8 @@ export function tlsCertAuthRoutes(db: Db) {
       request: { params: identityParam },
       responses: { ...jsonOk(answer), ...errorResponses },
     }),
-    async (c) => {
-      const { identityId } = c.req.valid("param");
-      await loadManagedIdentity(db, c.get("principal"), identityId);
-      const row = await db.transaction(async (tx) => {
-        const [deleted] = await tx.delete(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).returning();
-        if (deleted) {
-          await tx
-            .delete(identityAccessTokens)
-            .where(and(eq(identityAccessTokens.identityId, identityId), eq(identityAccessTokens.authMethod, AUTH_METHOD)));
-        }
-        return deleted;
-      });
-      if (!row) throw notFound("TLS cert auth is not attached to this identity.");
-      return c.json({ identityTlsCertAuth: present(row) }, 200);
-    },
+    async (c) => c.json({ identityTlsCertAuth: await revokeTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId) }, 200),
   );
 
   return router;
 }
-
