@@ -82,16 +82,14 @@ describe("CRLs", () => {
     expect(await reason(settings(root, { crls: crlPem(stale2) }), [ok])).toBe("crl_expired");
   });
 
-  // 20,000 keeps the suite fast; the lookup is a Set, so the login cost does not grow with the list.
-  it("compiles a 20,000-serial CRL and checks a login against it in O(1)", async () => {
+  // 20,000 keeps the suite fast; the benchmark (bench/) measures login cost against 100,000 serials.
+  it("compiles a 20,000-serial CRL and finds a revoked serial deep inside it", async () => {
     const { root, direct } = await pki();
     const serials = Array.from({ length: 20_000 }, (_, i) => (0x10_0000 + i).toString(16));
     serials[14_321] = direct.serial;
     const crl = await makeCrl({ issuer: root, revoked: serials });
     const trust = await compileTrust(settings(root, { crls: crlPem(crl) }));
     expect(trust.crls[0]?.revoked.size).toBe(20_000);
-    const started = performance.now();
     expect(await reason(trust, [direct])).toBe("certificate_revoked");
-    expect(performance.now() - started).toBeLessThan(200);
   }, 60_000);
 });
