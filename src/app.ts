@@ -14,10 +14,14 @@ import { auditLogRoutes } from "./admin/audit-logs.ts";
 import { statusRoutes } from "./status/routes.ts";
 import { VERSION } from "./version.ts";
 import { loginRoutes } from "./login/routes.ts";
+import { clientIp } from "./login/client-cert.ts";
 import type { TokenSigner } from "./tokens/signer.ts";
 import { TrustCache } from "./pki/index.ts";
 import { tokenRoutes } from "./tokens/routes.ts";
 import { identityTokenAuthenticator } from "./tokens/authenticate.ts";
+import { Metrics } from "./metrics/registry.ts";
+import { metricsMiddleware } from "./metrics/middleware.ts";
+import { metricsRoutes } from "./metrics/routes.ts";
 
 export interface AppDeps {
   config: Config;
@@ -27,6 +31,8 @@ export interface AppDeps {
   /** SHA-256 of the admin token. */
   adminTokenHash: Uint8Array;
   signer: TokenSigner;
+  /** In-memory counters behind GET /metrics; a fresh set when not given. */
+  metrics?: Metrics;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -46,6 +52,7 @@ export function createApp(deps: AppDeps) {
   const { log, database, config, signer, clock } = deps;
   const db = database.db;
   const trustCache = new TrustCache();
+  const metrics = deps.metrics ?? new Metrics();
 
   app.use(async (c, next) => {
     const reqId = crypto.randomUUID();
@@ -62,8 +69,11 @@ export function createApp(deps: AppDeps) {
       durationMs: Math.round((performance.now() - started) * 100) / 100,
       identityId: c.get("identityId"),
       reasonCode: c.get("reasonCode"),
+      clientIp: clientIp(c, config),
     });
   });
+
+  app.use(metricsMiddleware(metrics));
 
   app.use(
     bodyLimit({
@@ -80,6 +90,7 @@ export function createApp(deps: AppDeps) {
   for (const path of ADMIN_PATHS) app.use(path, adminAuth);
 
   app.route("/", statusRoutes(database));
+  app.route("/", metricsRoutes({ metrics, database, metricsToken: config.METRICS_TOKEN }));
   app.route("/", loginRoutes({ db, config, signer, clock, trustCache }));
   app.route("/", organizationRoutes(db));
   app.route("/", identityRoutes(db));

@@ -1,4 +1,8 @@
-/** Structured JSON logs, one line per event. Callers pass fields, never secrets (tokens, keys, certificates). */
+/**
+ * Structured logs, one line per event: JSON, or a short human line when stdout is a terminal. Callers pass
+ * fields, never secrets; as a second line of defence a string that looks like a token, a PEM block or a bearer
+ * header is replaced before it is written.
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -9,10 +13,50 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => console.log(l)): Logger {
+export type LogFormat = "json" | "pretty";
+
+/** A JWT (three base64url parts, the first a JSON header), a PEM block, or a bearer credential. */
+const SECRET = /eyJ[\w-]*\.[\w-]+\.|-----BEGIN [A-Z0-9 ]+-----|\bBearer\s+\S+/;
+
+function redact(value: unknown): unknown {
+  return typeof value === "string" && SECRET.test(value) ? "[redacted]" : value;
+}
+
+/** Pretty when stdout is a terminal, read through globalThis so that this file stays runtime-neutral. */
+function defaultFormat(): LogFormat {
+  const proc = (globalThis as { process?: { stdout?: { isTTY?: boolean } } }).process;
+  return proc?.stdout?.isTTY === true ? "pretty" : "json";
+}
+
+const COLORS: Record<Exclude<LogLevel, "silent">, string> = { debug: "\x1b[90m", info: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m" };
+
+function prettyLine(level: Exclude<LogLevel, "silent">, time: string, msg: string, fields: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (msg === "request") {
+    const { method, path, status, durationMs } = fields;
+    parts.push(`${method} ${path} ${status} ${durationMs}ms`);
+  } else {
+    parts.push(msg);
+  }
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    if (msg === "request" && (key === "method" || key === "path" || key === "status" || key === "durationMs")) continue;
+    parts.push(`${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+  }
+  return `${time.slice(11, 23)} ${COLORS[level]}${level.toUpperCase().padEnd(5)}\x1b[0m ${parts.join(" ")}`;
+}
+
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => console.log(l),
+  format: LogFormat = defaultFormat(),
+): Logger {
   const at = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...fields }));
+    const time = new Date().toISOString();
+    const safe: Record<string, unknown> = {};
+    if (fields) for (const key in fields) safe[key] = redact(fields[key]);
+    write(format === "pretty" ? prettyLine(lvl, time, msg, safe) : JSON.stringify({ level: lvl, time, msg, ...safe }));
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

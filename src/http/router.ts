@@ -21,29 +21,38 @@ export function validationFailure(error: ZodError): AppError {
   return new AppError(422, "ValidationFailure", parts.join("; "));
 }
 
-export const errorSchema = z
-  .object({
-    reqId: z.string(),
-    statusCode: z.number(),
-    message: z.string(),
-    error: z.string(),
-    details: z.unknown().optional(),
-  })
-  .openapi("Error");
+/**
+ * The seed's error body for one status: `details` only on 400 and 403, no other field. 422 carries a message
+ * too, although the seed leaves it optional there.
+ */
+const errorSchemas = new Map<number, z.ZodType>();
+function errorSchemaFor(status: number): z.ZodType {
+  let schema = errorSchemas.get(status);
+  if (!schema) {
+    const base = { reqId: z.string(), statusCode: z.literal(status), message: z.string(), error: z.string() };
+    const withDetails = status === 400 || status === 403;
+    schema = (withDetails ? z.strictObject({ ...base, details: z.unknown().optional() }) : z.strictObject(base)).openapi(`Error${status}`);
+    errorSchemas.set(status, schema);
+  }
+  return schema;
+}
 
-const errorContent = (description: string) => ({
+/** An error response as documented in the OpenAPI: the seed's body for that status. */
+export const errorContent = (status: number, description: string) => ({
   description,
-  content: { "application/json": { schema: errorSchema } },
+  content: { "application/json": { schema: errorSchemaFor(status) } },
 });
 
 /** Error responses every documented route may answer. */
 export const errorResponses = {
-  400: errorContent("Bad request"),
-  401: errorContent("Missing or invalid credentials"),
-  403: errorContent("Not allowed"),
-  404: errorContent("Not found"),
-  422: errorContent("Validation failure"),
-  503: errorContent("Database unavailable"),
+  400: errorContent(400, "Bad request"),
+  401: errorContent(401, "Missing or invalid credentials"),
+  403: errorContent(403, "Not allowed"),
+  404: errorContent(404, "Not found"),
+  413: errorContent(413, "Request body over 64 KiB"),
+  422: errorContent(422, "Validation failure"),
+  500: errorContent(500, "Internal error; the reqId identifies it in the logs"),
+  503: errorContent(503, "Database unavailable"),
 } as const;
 
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({

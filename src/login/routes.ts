@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { AppError } from "../errors.ts";
-import { createRouter, errorSchema } from "../http/router.ts";
+import { createRouter, errorContent } from "../http/router.ts";
 import { clientCertificateChain, clientIp } from "./client-cert.ts";
 import { login, type LoginDeps } from "./service.ts";
 import { RateLimiter } from "./rate-limit.ts";
@@ -24,8 +24,6 @@ export const loginAnswer = z
   })
   .openapi("TlsCertAuthLoginResponse");
 
-const error = (description: string) => ({ description, content: { "application/json": { schema: errorSchema } } });
-
 export const loginRoute = createRoute({
   method: "post",
   path: "/api/v1/auth/tls-cert-auth/login",
@@ -36,14 +34,14 @@ export const loginRoute = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: loginBody } } } },
   responses: {
     200: { description: "Default Response", content: { "application/json": { schema: loginAnswer } } },
-    400: error("No client certificate, or a forwarded certificate that cannot be decoded"),
-    401: error("The certificate was refused; the reason code is in the x-certauth-reason header"),
-    403: error("Forbidden"),
-    404: error("Identity, its TLS cert auth, or the organization not found"),
-    422: error("Invalid body"),
-    429: error("Too many login attempts from this client IP"),
-    500: error("Internal error"),
-    503: error("Database unavailable"),
+    400: errorContent(400, "No client certificate, or a forwarded certificate that cannot be decoded"),
+    401: errorContent(401, "The certificate was refused; the reason code is in the x-certauth-reason header"),
+    403: errorContent(403, "Forbidden"),
+    404: errorContent(404, "Identity, its TLS cert auth, or the organization not found"),
+    422: errorContent(422, "Invalid body"),
+    429: errorContent(429, "Too many login attempts from this client IP"),
+    500: errorContent(500, "Internal error"),
+    503: errorContent(503, "Database unavailable"),
   },
 });
 
