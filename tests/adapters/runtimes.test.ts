@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { spawn } from "node:child_process";
+import { Agent, request } from "node:https";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -161,6 +162,29 @@ describe.each(RUNTIMES)("the service on %s, as its own process", (runtime) => {
     const { svc, identityId } = get();
     expect((await svc.call(LOGIN, { body: { identityId } })).status).toBe(400);
     expect((await curlLogin(svc.url, identityId)).status).toBe(400);
+  });
+
+  it("serves several requests on one kept-alive mTLS connection", async () => {
+    const { svc } = get();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1, cert: bundle(leaf, inter), key: leaf.keyPem, rejectUnauthorized: false });
+    const reused: boolean[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const status = await new Promise<number>((done, fail) => {
+          const req = request(`${svc.url}/api/status`, { agent }, (res) => {
+            reused.push(req.reusedSocket);
+            res.resume();
+            res.on("end", () => done(res.statusCode ?? 0));
+          });
+          req.on("error", fail);
+          req.end();
+        });
+        expect(status).toBe(200);
+      }
+    } finally {
+      agent.destroy();
+    }
+    expect(reused).toEqual([false, true, true]);
   });
 
   for (const tls of ["-tls1_3", "-tls1_2"]) {

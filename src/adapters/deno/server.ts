@@ -4,11 +4,12 @@ import { createTlsBridge } from "../shared/tls-bridge.ts";
 
 /**
  * Deno.serve ignores requestCert (denoland/deno#26825): when the certificate comes from TLS the
- * listener is the node:tls → node:http bridge; in header-only mode Deno.serve serves.
+ * listener is the bridge in its node:https form; in header-only mode Deno.serve serves.
  */
 export async function startDenoServer(service: Service, port: number, host: string): Promise<Listening> {
   if (needsPeerCertificate(service)) {
-    return createTlsBridge((req, env) => service.app.fetch(req, env), bridgeOptions(service)).listen(port, host);
+    const options = { ...bridgeOptions(service), httpsServer: true };
+    return createTlsBridge((req, env) => service.app.fetch(req, env), options).listen(port, host);
   }
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(

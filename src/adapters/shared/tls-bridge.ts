@@ -1,5 +1,6 @@
-import { createServer as createHttpServer } from "node:http";
-import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer as createTlsServer, type Server as TlsServer, type TlsOptions, type TLSSocket } from "node:tls";
 import { toWebRequest, writeWebResponse } from "./node-http.ts";
 import type { PeerInfo } from "../peer.ts";
 import type { TlsMaterial } from "./bootstrap.ts";
@@ -38,45 +39,58 @@ export interface BridgeOptions {
   maxHeaderSize: number;
   /** Bytes of request body read at most (default 64 KiB); the app answers 413 past it. */
   maxBodySize?: number;
+  /**
+   * Serve with node:https instead of feeding node:tls sockets to node:http: on Deno the latter closes
+   * every connection after one response, while Bun's node:https hides the peer certificate.
+   */
+  httpsServer?: boolean;
 }
 
 /**
  * A node:tls server that hands each socket to node:http: the one listener that exposes the client's
- * certificate chain on Node, Bun and Deno alike.
+ * certificate chain on Node, Bun and Deno alike. With `httpsServer`, node:https plays both parts instead.
  */
 export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
-  const http = createHttpServer(
-    { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: options.maxHeaderSize },
-    (incoming, outgoing) => {
-      const socket = incoming.socket as TLSSocket;
-      const peer = peers.get(socket) ?? readPeer(socket);
-      toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
-        .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
-        .catch(() => {
-          if (!outgoing.headersSent) outgoing.writeHead(500, { "content-type": "application/json", connection: "close" });
-          outgoing.end();
-        });
-    },
-  );
+  const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const socket = incoming.socket as TLSSocket;
+    let peer = peers.get(socket);
+    if (!peer) peers.set(socket, (peer = readPeer(socket)));
+    toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
+      .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
+      .catch(() => {
+        if (!outgoing.headersSent) outgoing.writeHead(500, { "content-type": "application/json", connection: "close" });
+        outgoing.end();
+      });
+  };
+  const httpOptions = { keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: options.maxHeaderSize };
   const requireCert = Boolean(options.tls.clientCa);
-  const server = createTlsServer(
-    {
-      cert: options.tls.cert,
-      key: options.tls.key,
-      ca: options.tls.clientCa,
-      requestCert: options.requestCert || requireCert,
-      // Each identity has its own CA, so the app verifies; only TLS_CLIENT_CA_FILE makes the handshake strict.
-      rejectUnauthorized: requireCert,
-      minVersion: "TLSv1.2",
-      ALPNProtocols: ["http/1.1"],
-    },
-    (socket) => {
-      // A renegotiation could swap the certificate behind the cached chain; refuse it.
-      socket.disableRenegotiation?.();
+  const tlsOptions: TlsOptions = {
+    cert: options.tls.cert,
+    key: options.tls.key,
+    ca: options.tls.clientCa,
+    requestCert: options.requestCert || requireCert,
+    // Each identity has its own CA, so the app verifies; only TLS_CLIENT_CA_FILE makes the handshake strict.
+    rejectUnauthorized: requireCert,
+    minVersion: "TLSv1.2",
+    ALPNProtocols: ["http/1.1"],
+  };
+  // A renegotiation could swap the certificate behind the cached chain; refuse it.
+  const refuseRenegotiation = (socket: TLSSocket) => socket.disableRenegotiation?.();
+  let server: TlsServer;
+  let http: HttpServer;
+  if (options.httpsServer) {
+    const https = createHttpsServer({ ...tlsOptions, ...httpOptions }, onRequest);
+    https.on("secureConnection", refuseRenegotiation);
+    server = https;
+    http = https;
+  } else {
+    http = createHttpServer(httpOptions, onRequest);
+    server = createTlsServer(tlsOptions, (socket) => {
+      refuseRenegotiation(socket);
       peers.set(socket, readPeer(socket));
       http.emit("connection", socket);
-    },
-  );
+    });
+  }
   server.on("tlsClientError", () => {});
   const close = (): Promise<void> =>
     new Promise((resolve) => {
