@@ -1,0 +1,129 @@
+/** Child processes of the benchmark: servers started and stopped by pid, load workers, /proc readings. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import type { WorkerJob, WorkerResult } from "./load-worker.ts";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const BUN = join(ROOT, "node_modules/.bin/bun");
+export type Runtime = "bun" | "node";
+
+/** How a runtime runs a .ts entry as one process (so /proc/<pid> is the server itself). */
+export function runtimeCommand(runtime: Runtime, entry: string): string[] {
+  return runtime === "bun" ? [BUN, entry] : ["node", "--import", "tsx", entry];
+}
+
+const CLOCK_TICKS = 100;
+
+/** utime + stime of a process, in milliseconds. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+export function loadAverage(): number[] {
+  return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => done(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface Server {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const started = new Set<ChildProcess>();
+
+/** Starts `argv` and resolves once its stderr matches `ready`; the log of a failed start is in the error. */
+export async function startServer(argv: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 60_000): Promise<Server> {
+  const port = await freePort();
+  const [file, ...args] = argv as [string, ...string[]];
+  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
+  started.add(child);
+  let log = "";
+  await new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${argv.join(" ")} not ready after ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    child.stderr!.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      if (ready.test(log)) {
+        clearTimeout(timer);
+        done();
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      fail(new Error(`${argv.join(" ")} exited with ${code}:\n${log}`));
+    });
+  });
+  child.stderr!.resume();
+  return {
+    pid: child.pid!,
+    port,
+    stop: () => stopChild(child),
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  started.delete(child);
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...started].map(stopChild));
+}
+
+/** Runs `workers` load-worker processes on Bun, splitting the connections, and merges their results. */
+export async function runLoad(job: WorkerJob, workers: number): Promise<WorkerResult & { workers: number }> {
+  const per = Array.from({ length: workers }, (_, i) => Math.floor(job.connections / workers) + (i < job.connections % workers ? 1 : 0)).filter((n) => n > 0);
+  const results = await Promise.all(
+    per.map(
+      (connections) =>
+        new Promise<WorkerResult>((done, fail) => {
+          const child = spawn(BUN, [join(ROOT, "bench/load-worker.ts"), JSON.stringify({ ...job, connections, maxRequests: Math.ceil(job.maxRequests / per.length) })], {
+            cwd: ROOT,
+            stdio: ["ignore", "pipe", "inherit"],
+          });
+          let out = "";
+          child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+          child.once("exit", (code) => (code === 0 ? done(JSON.parse(out)) : fail(new Error(`load worker exited with ${code}`))));
+        }),
+    ),
+  );
+  const statuses: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  return {
+    workers: per.length,
+    requests: results.reduce((s, r) => s + r.requests, 0),
+    statuses,
+    socketErrors: results.reduce((s, r) => s + r.socketErrors, 0),
+    elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
+    latenciesUs: results.flatMap((r) => r.latenciesUs),
+    cpuMs: results.reduce((s, r) => s + r.cpuMs, 0),
+  };
+}

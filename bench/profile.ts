@@ -1,0 +1,100 @@
+/**
+ * Where a login's time goes, without TLS: the real app in process (DATABASE_URL or PGlite on disk),
+ * logins driven through app.fetch one at a time, then each stage of the login timed on its own.
+ *
+ *   bun bench/profile.ts [logins]                    stage timings
+ *   bun --cpu-prof-md --cpu-prof-dir=/tmp bench/profile.ts   plus a CPU profile of the whole run
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eq, sql } from "drizzle-orm";
+import { bootstrap } from "../src/adapters/shared/bootstrap.ts";
+import { auditLogs, identities, identityAccessTokens, identityTlsCertAuths, organizations } from "../src/db/schema.ts";
+import { summarizeLeaf, TrustCache, verifyChain } from "../src/pki/index.ts";
+import { trustSettingsOf } from "../src/admin/tls-cert-auth.ts";
+import { makeCa, makeCrl, makeLeaf, randomSerial } from "../tests/fixtures/pki.ts";
+
+const LOGINS = Number(process.argv[2] ?? 2000);
+const CRL_SERIALS = Number(process.env.PROFILE_CRL ?? 0);
+const dataDir = mkdtempSync(join(tmpdir(), "certauth-profile-"));
+const service = await bootstrap(
+  { DATA_DIR: dataDir, DATABASE_URL: process.env.DATABASE_URL, ADMIN_TOKEN: "profile-admin-token-0123456789abcdefghijkl", LOG_LEVEL: process.env.LOG_LEVEL ?? "silent", LOGIN_RATE_LIMIT: "0" },
+  () => {},
+);
+const { db } = service.database;
+try {
+  const root = await makeCa({ subject: "CN=Profile Root" });
+  const leaf = await makeLeaf({ issuer: root, cn: "profile-client" });
+  const crl = CRL_SERIALS ? (await makeCrl({ issuer: root, revoked: Array.from({ length: CRL_SERIALS }, randomSerial) })).pem : null;
+  const orgId = crypto.randomUUID();
+  const identityId = crypto.randomUUID();
+  await db.insert(organizations).values({ id: orgId, name: "P", slug: `p-${orgId.slice(0, 8)}`, rootOrgId: orgId });
+  await db.insert(identities).values({ id: identityId, name: "p", orgId });
+  await db.insert(identityTlsCertAuths).values({
+    identityId,
+    caCertificate: root.pem,
+    crls: crl,
+    accessTokenTrustedIps: [{ ipAddress: "0.0.0.0", type: "ipv4", prefix: 0 }],
+    accessTokenTTL: 3600,
+    accessTokenMaxTTL: 3600,
+  });
+  const peer = { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] };
+  const body = JSON.stringify({ identityId });
+  const fetchOnce = async () => {
+    const res = await service.app.fetch(
+      new Request("https://localhost/api/v1/auth/tls-cert-auth/login", { method: "POST", headers: { "content-type": "application/json" }, body }),
+      { peer },
+    );
+    if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  for (let i = 0; i < 200; i++) await fetchOnce();
+  const t = performance.now();
+  for (let i = 0; i < LOGINS; i++) await fetchOnce();
+  const perLogin = (performance.now() - t) / LOGINS;
+  console.log(`app.fetch login, sequential: ${(perLogin * 1000).toFixed(0)} µs (${(1000 / perLogin).toFixed(0)}/s)`);
+
+  const stage = async (label: string, fn: () => Promise<unknown>, n = LOGINS) => {
+    for (let i = 0; i < Math.min(100, n); i++) await fn();
+    const s = performance.now();
+    for (let i = 0; i < n; i++) await fn();
+    console.log(`  ${label.padEnd(44)} ${(((performance.now() - s) / n) * 1000).toFixed(1).padStart(8)} µs`);
+  };
+  const [row] = await db
+    .select({ identity: identities, org: organizations, tlsCertAuth: identityTlsCertAuths })
+    .from(identities)
+    .innerJoin(organizations, eq(organizations.id, identities.orgId))
+    .leftJoin(identityTlsCertAuths, eq(identityTlsCertAuths.identityId, identities.id))
+    .where(eq(identities.id, identityId))
+    .limit(1);
+  const cache = new TrustCache();
+  const key = `${row!.tlsCertAuth!.id}:${row!.tlsCertAuth!.updatedAt.getTime()}`;
+  const trust = await cache.get(key, trustSettingsOf(row!.tlsCertAuth!));
+  await stage("summarizeLeaf", () => summarizeLeaf(leaf.der));
+  await stage("select identity ⨝ org ⨝ configuration", () =>
+    db
+      .select({ identity: identities, org: organizations, tlsCertAuth: identityTlsCertAuths })
+      .from(identities)
+      .innerJoin(organizations, eq(organizations.id, identities.orgId))
+      .leftJoin(identityTlsCertAuths, eq(identityTlsCertAuths.identityId, identities.id))
+      .where(eq(identities.id, identityId))
+      .limit(1),
+  );
+  await stage("trustCache.get (hit)", () => cache.get(key, trustSettingsOf(row!.tlsCertAuth!)));
+  await stage("verifyChain (verified-chain cache hit)", () => verifyChain(trust, [leaf.der], new Date()));
+  const iat = Math.floor(Date.now() / 1000);
+  await stage(`signer.sign (${service.signer.alg})`, () => service.signer.sign({ sub: identityId, jti: crypto.randomUUID() }, iat, iat + 3600));
+  await stage("insert token + audit (one statement)", () =>
+    db.execute(sql`
+      with issued as (
+        insert into ${identityAccessTokens} (id, identity_id, org_id, auth_method, expires_at, access_token_ttl, access_token_max_ttl)
+        values (${crypto.randomUUID()}, ${identityId}, ${orgId}, 'tls-cert-auth', ${new Date(Date.now() + 3600e3).toISOString()}, 3600, 3600)
+        returning id)
+      insert into ${auditLogs} (event_type, identity_id, org_id) select 'x', ${identityId}, ${orgId} from issued`),
+  );
+  await stage("select 1", () => db.execute(sql`select 1`));
+} finally {
+  await service.database.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}

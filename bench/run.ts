@@ -1,0 +1,331 @@
+/**
+ * `npm run bench` — login throughput and latency against a bare mTLS server (the ceiling), same run,
+ * same runtime, same listener pattern, same certificates. Writes bench/results/<date>.{json,md,svg}.
+ *
+ *   npm run bench                 the default cases (a few minutes)
+ *   npm run bench -- --full       every combination of runtime × database × identities × CRL × mode
+ *   npm run bench -- --duration 8 --only bun  seconds per measurement; run cases whose name contains "bun"
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import postgres from "postgres";
+import { makeBenchPki, type BenchPki } from "./pki.ts";
+import { seed, type Seeded } from "./seed.ts";
+import { cpuMs, loadAverage, ROOT, rssMiB, runLoad, runtimeCommand, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
+import { renderMarkdown, renderSvg, type Measurement, type Report, type RssCheck } from "./report.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    full: { type: "boolean", default: false },
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1.5" },
+    only: { type: "string" },
+    "rss-logins": { type: "string", default: "100000" },
+    "no-rss": { type: "boolean", default: false },
+    out: { type: "string", default: join(ROOT, "bench/results") },
+  },
+});
+
+const DURATION_MS = Number(args.duration) * 1000;
+const WARMUP_MS = Number(args.warmup) * 1000;
+const CONNECTIONS = 16;
+const LOGIN_PATH = "/api/v1/auth/tls-cert-auth/login";
+const PG_URL = process.env.BENCH_PG_URL ?? process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const ADMIN_TOKEN = "bench-admin-token-0123456789abcdefghijklmnop";
+const KEY_ENCRYPTION_KEY = "bench-key-encryption-key-0123456789abcdef";
+const REVOKED = 100_000;
+const MANY = 100_000;
+
+type Db = "pglite" | "postgres";
+type Mode = "keep-alive" | "handshake";
+interface Case {
+  runtime: Runtime;
+  db: Db;
+  identities: number;
+  crl: boolean;
+  chain: boolean;
+  modes: Mode[];
+}
+
+function name(c: Omit<Case, "modes">): string {
+  return `${c.runtime}/${c.db}/${c.identities === 1 ? "1-id" : "100k-ids"}/${c.crl ? "crl-100k" : "no-crl"}/${c.chain ? "chain" : "direct"}`;
+}
+
+function defaultCases(): Case[] {
+  const both: Mode[] = ["keep-alive", "handshake"];
+  return [
+    { runtime: "bun", db: "pglite", identities: 1, crl: false, chain: false, modes: both },
+    { runtime: "bun", db: "pglite", identities: MANY, crl: true, chain: false, modes: ["keep-alive"] },
+    { runtime: "bun", db: "pglite", identities: 1, crl: false, chain: true, modes: ["keep-alive"] },
+    { runtime: "bun", db: "postgres", identities: 1, crl: false, chain: false, modes: both },
+    { runtime: "bun", db: "postgres", identities: MANY, crl: true, chain: false, modes: ["keep-alive"] },
+    { runtime: "node", db: "pglite", identities: 1, crl: false, chain: false, modes: both },
+  ];
+}
+
+function fullCases(): Case[] {
+  const out: Case[] = [];
+  for (const runtime of ["bun", "node"] as const)
+    for (const db of ["pglite", "postgres"] as const)
+      for (const identities of [1, MANY])
+        for (const crl of [false, true])
+          for (const chain of [false, true]) out.push({ runtime, db, identities, crl, chain, modes: ["keep-alive", "handshake"] });
+  return out;
+}
+
+async function postgresReachable(): Promise<boolean> {
+  const sql = postgres(PG_URL, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+/** A database for one (db, identities, crl) combination, seeded once and shared by runtimes and modes. */
+interface Prepared {
+  env: Record<string, string>;
+  seeded: Seeded;
+  drop(): Promise<void>;
+}
+
+async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: BenchPki, work: string): Promise<Prepared> {
+  const started = performance.now();
+  let prepared: Prepared;
+  if (db === "pglite") {
+    const dataDir = mkdtempSync(join(work, "pglite-"));
+    const seeded = await seed({ url: undefined, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
+    prepared = { env: { DATA_DIR: dataDir }, seeded, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  } else {
+    const dbName = `certauth_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+    const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${dbName}`);
+    await admin.end();
+    const url = new URL(PG_URL);
+    url.pathname = `/${dbName}`;
+    const dataDir = mkdtempSync(join(work, "pg-"));
+    const seeded = await seed({ url: url.toString(), dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
+    prepared = {
+      env: { DATA_DIR: dataDir, DATABASE_URL: url.toString() },
+      seeded,
+      drop: async () => {
+        const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
+        await sql.unsafe(`drop database if exists ${dbName} with (force)`);
+        await sql.end();
+      },
+    };
+  }
+  log(`  seeded ${db} with ${identities} identities${crl ? " and a 100k-serial CRL" : ""} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return prepared;
+}
+
+function startService(runtime: Runtime, prepared: Prepared, pki: BenchPki): Promise<Server> {
+  return startServer(
+    runtimeCommand(runtime, `src/adapters/${runtime}/index.ts`),
+    {
+      ...prepared.env,
+      HOST: "127.0.0.1",
+      TLS_CERT_FILE: pki.serverCertFile,
+      TLS_KEY_FILE: pki.serverKeyFile,
+      ADMIN_TOKEN,
+      KEY_ENCRYPTION_KEY,
+      LOGIN_RATE_LIMIT: "0",
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
+    },
+    /certauth: listening on/,
+  );
+}
+
+function startCeiling(runtime: Runtime, peerRead: "request" | "connection", pki: BenchPki): Promise<Server> {
+  return startServer(
+    runtimeCommand(runtime, "bench/ceiling-server.ts"),
+    { TLS_CERT_FILE: pki.serverCertFile, TLS_KEY_FILE: pki.serverKeyFile, PEER_READ: peerRead },
+    /ceiling: listening/,
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** One load against one server, with the server's CPU over the same window. */
+async function measure(label: string, server: Server, mode: Mode, bodies: string[], client: { certFile: string; keyFile: string }): Promise<Measurement> {
+  const workers = Number(process.env.BENCH_WORKERS ?? (mode === "handshake" ? 2 : 1));
+  const cpuBefore = cpuMs(server.pid);
+  const wallBefore = performance.now();
+  const result = await runLoad(
+    {
+      host: "127.0.0.1",
+      port: server.port,
+      path: LOGIN_PATH,
+      bodies,
+      certFile: client.certFile,
+      keyFile: client.keyFile,
+      mode,
+      connections: CONNECTIONS,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+      maxRequests: Number.MAX_SAFE_INTEGER,
+    },
+    workers,
+  );
+  // The server's CPU is read over the whole load (warm-up included) and scaled to the measured window.
+  const serverCpuMs = cpuMs(server.pid) - cpuBefore;
+  const wallMs = performance.now() - wallBefore;
+  const sorted = Float64Array.from(result.latenciesUs).sort();
+  const list = Array.from(sorted);
+  const rps = (result.requests / result.elapsedMs) * 1000;
+  const windowShare = result.elapsedMs / wallMs;
+  const m: Measurement = {
+    label,
+    mode,
+    requests: result.requests,
+    rps,
+    statuses: result.statuses,
+    socketErrors: result.socketErrors,
+    p50Ms: percentile(list, 50) / 1000,
+    p90Ms: percentile(list, 90) / 1000,
+    p99Ms: percentile(list, 99) / 1000,
+    serverCpuUsPerReq: result.requests ? ((serverCpuMs * windowShare) / result.requests) * 1000 : 0,
+    serverCpuCores: (serverCpuMs / wallMs),
+    clientCpuUsPerReq: result.requests ? (result.cpuMs / result.requests) * 1000 : 0,
+    clientWorkers: result.workers,
+    rssMiB: rssMiB(server.pid),
+  };
+  log(
+    `    ${label.padEnd(34)} ${mode.padEnd(10)} ${rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms.toFixed(2)} p99 ${m.p99Ms.toFixed(2)} ms  ` +
+      `server ${m.serverCpuUsPerReq.toFixed(0)} µs/req  client ${m.clientCpuUsPerReq.toFixed(0)} µs/req  ${JSON.stringify(m.statuses)}${m.socketErrors ? ` socket errors ${m.socketErrors}` : ""}`,
+  );
+  return m;
+}
+
+/** RSS of a fresh service after 50,000 and 100,000 keep-alive logins. */
+async function rssCheck(runtime: Runtime, db: Db, prepared: Prepared, pki: BenchPki, total: number): Promise<RssCheck> {
+  const server = await startService(runtime, prepared, pki);
+  try {
+    const body = [JSON.stringify({ identityId: prepared.seeded.directId })];
+    const samples: { logins: number; rssMiB: number }[] = [{ logins: 0, rssMiB: rssMiB(server.pid) }];
+    let logins = 0;
+    let errors = 0;
+    for (const step of [total / 2, total / 2]) {
+      const r = await runLoad(
+        { host: "127.0.0.1", port: server.port, path: LOGIN_PATH, bodies: body, certFile: pki.direct.certFile, keyFile: pki.direct.keyFile, mode: "keep-alive", connections: CONNECTIONS, warmupMs: 0, durationMs: 600_000, maxRequests: step },
+        1,
+      );
+      logins += r.requests;
+      errors += r.requests - (r.statuses["200"] ?? 0);
+      samples.push({ logins, rssMiB: rssMiB(server.pid) });
+      log(`    rss after ${logins} logins: ${samples.at(-1)!.rssMiB.toFixed(1)} MiB`);
+    }
+    const half = samples[1]!.rssMiB;
+    const end = samples[2]!.rssMiB;
+    return { runtime, db, samples, errors, growthPct: ((end - half) / half) * 100 };
+  } finally {
+    await server.stop();
+  }
+}
+
+function log(line: string) {
+  console.error(line);
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), "certauth-bench-"));
+  const startedAt = new Date();
+  const load = { before: loadAverage(), after: [] as number[] };
+  log(`certauth bench — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average ${load.before.join(" ")}`);
+  try {
+    let cases = args.full ? fullCases() : defaultCases();
+    if (args.only) cases = cases.filter((c) => name(c).includes(args.only!));
+    if (!(await postgresReachable())) {
+      log(`*** PostgreSQL not reachable at ${PG_URL}: skipping its cases ***`);
+      cases = cases.filter((c) => c.db !== "postgres");
+    }
+    const pki = await makeBenchPki(work, REVOKED);
+    const measurements: Measurement[] = [];
+    const rss: RssCheck[] = [];
+
+    const groups = new Map<string, Case[]>();
+    for (const c of cases) {
+      const key = `${c.db}/${c.identities}/${c.crl}`;
+      groups.set(key, [...(groups.get(key) ?? []), c]);
+    }
+    const ceilings = new Map<Runtime, { request: Server; connection: Server }>();
+    const ceilingFor = async (runtime: Runtime) => {
+      let pair = ceilings.get(runtime);
+      if (!pair) {
+        pair = { request: await startCeiling(runtime, "request", pki), connection: await startCeiling(runtime, "connection", pki) };
+        ceilings.set(runtime, pair);
+      }
+      return pair;
+    };
+
+    for (const [key, group] of groups) {
+      const first = group[0]!;
+      log(`\n${key}`);
+      const prepared = await prepareDatabase(first.db, first.identities, first.crl, pki, work);
+      try {
+        for (const runtime of [...new Set(group.map((c) => c.runtime))]) {
+          const ceiling = await ceilingFor(runtime);
+          const server = await startService(runtime, prepared, pki);
+          try {
+            for (const c of group.filter((g) => g.runtime === runtime)) {
+              const caseName = name(c);
+              const client = c.chain ? pki.chain : pki.direct;
+              const bodies = [JSON.stringify({ identityId: c.chain ? prepared.seeded.chainId : prepared.seeded.directId })];
+              for (const mode of c.modes) {
+                // Ceilings measured right before the login, in the same conditions.
+                const perRequest = await measure(`${runtime} ceiling, chain read per request`, ceiling.request, mode, bodies, client);
+                const perConnection =
+                  mode === "keep-alive" ? await measure(`${runtime} ceiling, chain read per connection`, ceiling.connection, mode, bodies, client) : null;
+                const login = await measure(caseName, server, mode, bodies, client);
+                measurements.push({ ...login, case: caseName, runtime, db: c.db, identities: c.identities, crl: c.crl, chain: c.chain, ceilingPerRequest: perRequest, ceilingPerConnection: perConnection });
+              }
+            }
+          } finally {
+            await server.stop();
+          }
+          if (!args["no-rss"] && first.identities === 1 && !first.crl && (args.full || (runtime === "bun" && first.db === "pglite"))) {
+            rss.push(await rssCheck(runtime, first.db, prepared, pki, Number(args["rss-logins"])));
+          }
+        }
+      } finally {
+        await prepared.drop();
+      }
+    }
+    load.after = loadAverage();
+
+    const report: Report = {
+      date: startedAt.toISOString(),
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? "",
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        bun: (await Bun.$`${process.execPath} --version`.text()).trim(),
+        node: (await Bun.$`node --version`.text()).trim(),
+        loadAverageBefore: load.before,
+        loadAverageAfter: load.after,
+      },
+      settings: { connections: CONNECTIONS, durationSeconds: DURATION_MS / 1000, warmupSeconds: WARMUP_MS / 1000, full: Boolean(args.full) },
+      measurements,
+      rss,
+    };
+    mkdirSync(args.out!, { recursive: true });
+    const stem = join(args.out!, startedAt.toISOString().slice(0, 10));
+    writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(`${stem}.md`, renderMarkdown(report));
+    writeFileSync(`${stem}.svg`, renderSvg(report));
+    log(`\n${renderMarkdown(report)}\nwrote ${stem}.{json,md,svg}`);
+  } finally {
+    await stopAll();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
