@@ -1,4 +1,4 @@
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -56,6 +56,14 @@ function openPostgres(options: OpenOptions): Database {
   };
 }
 
+export type PgliteAssets = Pick<PGliteOptions, "pgliteWasmModule" | "initdbWasmModule" | "fsBundle">;
+let pgliteAssets: () => Promise<PgliteAssets> = async () => ({});
+
+/** Where PGlite's wasm and data bundle come from; by default PGlite finds them beside its module, the single binary embeds them. */
+export function setPgliteAssets(load: () => Promise<PgliteAssets>): void {
+  pgliteAssets = load;
+}
+
 /**
  * An in-memory database starts from a migrated snapshot made once per process: PGlite's initdb costs
  * seconds, loading a snapshot a fraction of that (tests open many in-memory databases).
@@ -63,7 +71,7 @@ function openPostgres(options: OpenOptions): Database {
 let memoryTemplate: Promise<Blob> | undefined;
 function migratedMemoryTemplate(): Promise<Blob> {
   memoryTemplate ??= (async () => {
-    const client = await PGlite.create();
+    const client = await PGlite.create(await pgliteAssets());
     try {
       await migrateDatabase({ db: drizzlePglite(client, { schema }) as unknown as Db, driver: "pglite", ping: async () => {}, close: async () => {} }, undefined);
       return await client.dumpDataDir("none");
@@ -78,8 +86,8 @@ function migratedMemoryTemplate(): Promise<Blob> {
 async function openPglite(options: OpenOptions): Promise<Database> {
   const client =
     options.url === "memory://"
-      ? await PGlite.create({ loadDataDir: await migratedMemoryTemplate() })
-      : await PGlite.create(`${options.dataDir.replace(/\/$/, "")}/pgdata`);
+      ? await PGlite.create({ loadDataDir: await migratedMemoryTemplate(), ...(await pgliteAssets()) })
+      : await PGlite.create(`${options.dataDir.replace(/\/$/, "")}/pgdata`, await pgliteAssets());
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   let closed = false;
   return {

@@ -52,7 +52,7 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
 }
 
 /** KEY_ENCRYPTION_KEY, or a random one kept in DATA_DIR (mode 0600) for a single instance. */
-function keyEncryptionKey(config: Config): string {
+export function keyEncryptionKey(config: Config): string {
   if (config.KEY_ENCRYPTION_KEY) return config.KEY_ENCRYPTION_KEY;
   const file = join(config.DATA_DIR, "key-encryption-key");
   if (!existsSync(file)) {

@@ -1,0 +1,159 @@
+import { readFileSync } from "node:fs";
+import {
+  attachBody,
+  attachTlsCertAuth,
+  getTlsCertAuth,
+  revokeTlsCertAuth,
+  updateBody,
+  updateTlsCertAuth,
+} from "../admin/tls-cert-auth.ts";
+import { OPERATOR, validate } from "./admin.ts";
+import { CliError, formatRecord, output, requiredArg, stringOption, withDatabase, type Command, type CommandContext, type OptionSpec } from "./command.ts";
+
+const settingOptions: Record<string, OptionSpec> = {
+  "ca-file": { type: "string", value: "<file>", multiple: true, description: "PEM file with one or several CA certificates" },
+  "crl-file": { type: "string", value: "<file>", multiple: true, description: "PEM file with one or several CRLs (no size limit here)" },
+  "allowed-common-names": { type: "string", value: "<a,b>", description: "allowed subject CNs, comma-separated; * globs within a label" },
+  "allowed-sans": { type: "string", value: "<list>", description: "allowed SANs, comma-separated: dns:…, ip:…, email:…, uri:…" },
+  "allowed-organizations": { type: "string", value: "<list>", description: "allowed subject O values, comma-separated" },
+  "allowed-ous": { type: "string", value: "<list>", description: "allowed subject OU values, comma-separated" },
+  "verify-chain": { type: "boolean", description: "the CAs are trust anchors; intermediates come from the client" },
+  "bind-tokens": { type: "boolean", description: "issue certificate-bound tokens (RFC 8705 cnf.x5t#S256)" },
+  "trusted-ips": { type: "string", value: "<list>", description: "IPs/CIDRs the token may be used from (default 0.0.0.0/0,::/0)" },
+  ttl: { type: "string", value: "<seconds>", description: "access token TTL (default 2592000; 0 = up to the max TTL)" },
+  "max-ttl": { type: "string", value: "<seconds>", description: "access token max TTL (default 2592000; 0 = no max)" },
+  "num-uses": { type: "string", value: "<n>", description: "uses per token (default 0 = unlimited)" },
+};
+
+const updateOnlyOptions: Record<string, OptionSpec> = {
+  "no-verify-chain": { type: "boolean", description: "turn chain verification off" },
+  "no-bind-tokens": { type: "boolean", description: "stop binding new tokens to the certificate" },
+  "no-crls": { type: "boolean", description: "remove every CRL" },
+};
+
+const listHelp = "An empty list value (--allowed-sans '') clears that allow-list on update.";
+
+function readPemFiles(ctx: CommandContext, name: string): string | undefined {
+  const files = ctx.values[name];
+  if (!Array.isArray(files) || files.length === 0) return undefined;
+  return files
+    .map(String)
+    .map((file) => {
+      try {
+        return readFileSync(file, "utf8").trim();
+      } catch (err) {
+        throw new CliError(`cannot read --${name} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    })
+    .join("\n");
+}
+
+/** "a, b" → ["a","b"]; "" → null (cleared); absent → undefined (unchanged / default). */
+function list(ctx: CommandContext, name: string): string[] | null | undefined {
+  const value = stringOption(ctx, name);
+  if (value === undefined) return undefined;
+  const items = value.split(",").map((s) => s.trim()).filter(Boolean);
+  return items.length ? items : null;
+}
+
+/** Digits become a number; anything else goes to the schema as is, which names the field in its refusal. */
+function integer(ctx: CommandContext, name: string): number | string | undefined {
+  const value = stringOption(ctx, name);
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function flag(ctx: CommandContext, on: string, off?: string): boolean | undefined {
+  if (ctx.values[on] === true && off && ctx.values[off] === true) throw new CliError(`--${on} and --${off} contradict each other`, 2);
+  if (ctx.values[on] === true) return true;
+  if (off && ctx.values[off] === true) return false;
+  return undefined;
+}
+
+/** The API body these options describe; only the options given appear in it. */
+function settingsFrom(ctx: CommandContext) {
+  const commonNames = stringOption(ctx, "allowed-common-names");
+  const body: Record<string, unknown> = {
+    caCertificate: readPemFiles(ctx, "ca-file"),
+    crls: ctx.values["no-crls"] === true ? null : readPemFiles(ctx, "crl-file"),
+    allowedCommonNames: commonNames === undefined ? undefined : commonNames.trim() === "" ? null : commonNames,
+    allowedSubjectAltNames: list(ctx, "allowed-sans"),
+    allowedOrganizations: list(ctx, "allowed-organizations"),
+    allowedOrganizationalUnits: list(ctx, "allowed-ous"),
+    verifyClientCertificateChain: flag(ctx, "verify-chain", "no-verify-chain"),
+    bindTokensToCertificate: flag(ctx, "bind-tokens", "no-bind-tokens"),
+    accessTokenTrustedIps: list(ctx, "trusted-ips")?.map((ipAddress) => ({ ipAddress })),
+    accessTokenTTL: integer(ctx, "ttl"),
+    accessTokenMaxTTL: integer(ctx, "max-ttl"),
+    accessTokenNumUsesLimit: integer(ctx, "num-uses"),
+  };
+  for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+  return body;
+}
+
+const count = (pem: string | null, label: RegExp) => (pem ? (pem.match(label) ?? []).length : 0);
+
+/** The configuration without the PEM bodies, which can run to megabytes for CRLs. */
+function summary(config: Awaited<ReturnType<typeof getTlsCertAuth>>) {
+  const { caCertificate, crls, accessTokenTrustedIps, ...rest } = config;
+  return {
+    ...rest,
+    caCertificate: `${count(caCertificate, /-----BEGIN CERTIFICATE-----/g)} certificate(s)`,
+    crls: crls ? `${count(crls, /-----BEGIN (X509 )?CRL-----/g)} CRL(s), ${Math.ceil(crls.length / 1024)} KiB` : null,
+    accessTokenTrustedIps: accessTokenTrustedIps.map((ip) => `${ip.ipAddress}/${ip.prefix}`).join(", "),
+  };
+}
+
+const show = (ctx: CommandContext, title: string, config: Awaited<ReturnType<typeof getTlsCertAuth>>) =>
+  output(ctx, { identityTlsCertAuth: config }, () => `${title}\n${formatRecord(summary(config))}`);
+
+export const tlsCertAuthCommands: Command[] = [
+  {
+    path: ["tls-cert-auth", "attach"],
+    summary: "Attach TLS certificate auth to an identity.",
+    args: "<identityId>",
+    options: settingOptions,
+    details: "--ca-file is required. CRLs of any size may be attached here; the HTTP API limits bodies to 64 KiB.",
+    async run(ctx) {
+      const identityId = requiredArg(ctx, 0, "identityId");
+      const settings = settingsFrom(ctx);
+      if (settings.caCertificate === undefined) throw new CliError("--ca-file is required", 2);
+      const body = validate(attachBody, settings);
+      const config = await withDatabase(ctx.env, (database) => attachTlsCertAuth(database.db, OPERATOR, identityId, body));
+      show(ctx, `Attached TLS cert auth to identity ${identityId}`, config);
+    },
+  },
+  {
+    path: ["tls-cert-auth", "get"],
+    summary: "Show an identity's TLS certificate auth configuration (--json for the full PEM bodies).",
+    args: "<identityId>",
+    async run(ctx) {
+      const identityId = requiredArg(ctx, 0, "identityId");
+      const config = await withDatabase(ctx.env, (database) => getTlsCertAuth(database.db, OPERATOR, identityId));
+      show(ctx, `TLS cert auth of identity ${identityId}`, config);
+    },
+  },
+  {
+    path: ["tls-cert-auth", "update"],
+    summary: "Change some settings of an identity's TLS certificate auth; the others stay.",
+    args: "<identityId>",
+    options: { ...settingOptions, ...updateOnlyOptions },
+    details: listHelp,
+    async run(ctx) {
+      const identityId = requiredArg(ctx, 0, "identityId");
+      const body = validate(updateBody, settingsFrom(ctx));
+      if (Object.keys(body).length === 0) throw new CliError("nothing to update: give at least one option", 2);
+      const config = await withDatabase(ctx.env, (database) => updateTlsCertAuth(database.db, OPERATOR, identityId, body));
+      show(ctx, `Updated TLS cert auth of identity ${identityId}`, config);
+    },
+  },
+  {
+    path: ["tls-cert-auth", "revoke"],
+    summary: "Detach TLS certificate auth from an identity; every token it got this way stops working.",
+    args: "<identityId>",
+    async run(ctx) {
+      const identityId = requiredArg(ctx, 0, "identityId");
+      const config = await withDatabase(ctx.env, (database) => revokeTlsCertAuth(database.db, OPERATOR, identityId));
+      show(ctx, `Revoked TLS cert auth of identity ${identityId}; its tokens no longer work`, config);
+    },
+  },
+];
