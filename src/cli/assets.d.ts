@@ -1,0 +1,9 @@
+// Files the single binary embeds with `import … with { type: "file" }`: the import is their path.
+declare module "*.wasm" {
+  const path: string;
+  export default path;
+}
+declare module "*.data" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,38 @@
+/**
+ * Entry of the single binary (`npm run build:binary`): PGlite's wasm and data bundle and the SQL migrations
+ * are embedded by `bun build --compile`; this points the database at them, then runs the CLI.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
+import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
+import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
+import journal from "../../drizzle/meta/_journal.json" with { type: "json" };
+import { setPgliteAssets } from "../db/client.ts";
+import { setMigrationsFolder } from "../db/migrate.ts";
+import { run } from "./main.ts";
+
+setPgliteAssets(async () => {
+  const [pgliteWasmModule, initdbWasmModule, fsBundle] = await Promise.all([
+    Bun.file(pgliteWasm).arrayBuffer().then((bytes) => WebAssembly.compile(bytes)),
+    Bun.file(initdbWasm).arrayBuffer().then((bytes) => WebAssembly.compile(bytes)),
+    Bun.file(pgliteData).arrayBuffer().then((bytes) => new Blob([bytes])),
+  ]);
+  return { pgliteWasmModule, initdbWasmModule, fsBundle };
+});
+
+/** drizzle's migrator reads a folder: write the embedded SQL files (extra entrypoints of the build) and the journal to one. */
+const migrations = mkdtempSync(join(tmpdir(), "certauth-migrations-"));
+process.on("exit", () => rmSync(migrations, { recursive: true, force: true }));
+mkdirSync(join(migrations, "meta"));
+writeFileSync(join(migrations, "meta", "_journal.json"), JSON.stringify(journal));
+const embedded = new Map(Bun.embeddedFiles.map((file) => [(file as Blob & { name: string }).name, file]));
+for (const { tag } of journal.entries) {
+  const sql = embedded.get(`${tag}.sql`);
+  if (!sql) throw new Error(`migration ${tag}.sql is not embedded in this binary`);
+  writeFileSync(join(migrations, `${tag}.sql`), await sql.text());
+}
+setMigrationsFolder(migrations);
+
+process.exit(await run(process.argv.slice(2)));

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// `certauth` from npm: runs the TypeScript CLI on Bun (the `bun` devDependency's binary, or Bun itself).
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("./main.ts", import.meta.url));
+if (process.versions.bun) {
+  await import(main);
+} else {
+  let bun = "bun";
+  try {
+    bun = createRequire(import.meta.url).resolve("bun/bin/bun.exe");
+  } catch {}
+  const child = spawn(bun, [main, ...process.argv.slice(2)], { stdio: "inherit" });
+  // The CLI shuts down gracefully on these; pass them on and wait for its exit code.
+  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  child.on("error", (err) => {
+    console.error(`certauth: cannot start Bun (${err.message}); run npm install`);
+    process.exit(1);
+  });
+  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
