@@ -3,7 +3,7 @@
  * logins driven through app.fetch one at a time, then each stage of the login timed on its own.
  *
  *   bun bench/profile.ts [logins]                    stage timings
- *   bun --cpu-prof-md --cpu-prof-dir=/tmp bench/profile.ts   plus a CPU profile of the whole run
+ *   PROFILE_STAGES=0 bun --cpu-prof-md --cpu-prof-dir=/tmp bench/profile.ts   a CPU profile of the app.fetch logins only
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,6 +55,7 @@ try {
   const perLogin = (performance.now() - t) / LOGINS;
   console.log(`app.fetch login, sequential: ${(perLogin * 1000).toFixed(0)} µs (${(1000 / perLogin).toFixed(0)}/s)`);
 
+  if (process.env.PROFILE_STAGES === "0") process.exit(0);
   const stage = async (label: string, fn: () => Promise<unknown>, n = LOGINS) => {
     for (let i = 0; i < Math.min(100, n); i++) await fn();
     const s = performance.now();

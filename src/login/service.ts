@@ -1,7 +1,8 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { auditLogs, identities, identityAccessTokens, identityMemberships, identityTlsCertAuths, organizations } from "../db/schema.ts";
+import { prepareStatement, type PreparedStatement } from "../db/prepared.ts";
+import { auditLogs, identityAccessTokens, identityMemberships, identityTlsCertAuths, organizations } from "../db/schema.ts";
 import { AppError, badRequest, notFound, unauthorized } from "../errors.ts";
 import { LOGIN_FAILED, LOGIN_SUCCEEDED, type AuditEvent } from "../audit/events.ts";
 import { AUTH_METHOD, trustSettingsOf } from "../admin/tls-cert-auth.ts";
@@ -69,20 +70,14 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
   if (!facts.leaf) throw badRequest("The client certificate could not be decoded.");
   if (!facts.identityId) throw notFound("Identity not found.");
 
-  const [row] = await db
-    .select({ identity: identities, org: organizations, tlsCertAuth: identityTlsCertAuths })
-    .from(identities)
-    .innerJoin(organizations, eq(organizations.id, identities.orgId))
-    .leftJoin(identityTlsCertAuths, eq(identityTlsCertAuths.identityId, identities.id))
-    .where(eq(identities.id, facts.identityId))
-    .limit(1);
+  const row = await statementsFor(db).lookup(facts.identityId);
   if (!row) throw notFound("Identity not found.");
   facts.orgId = row.identity.orgId;
   const configuration = row.tlsCertAuth;
   if (!configuration) throw notFound("TLS cert auth is not attached to this identity.");
 
   const now = clock();
-  const trust = await deps.trustCache.get(`${configuration.id}:${configuration.updatedAt.getTime()}`, trustSettingsOf(configuration));
+  const trust = await deps.trustCache.get(`${configuration.id}:${configuration.version}`, () => loadTrustSettings(db, configuration.id));
   const verdict = await verifyChain(trust, chain, now);
   if (!verdict.ok) {
     if (verdict.reason === "bad_certificate") throw badRequest(verdict.message);
@@ -143,7 +138,7 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
 async function scopeOrganization(
   db: Db,
   identityId: string,
-  org: typeof organizations.$inferSelect,
+  org: { id: string; slug: string },
   slug: string | undefined,
   facts: AttemptFacts,
 ): Promise<string> {
@@ -165,22 +160,90 @@ async function scopeOrganization(
 
 type TokenRow = typeof identityAccessTokens.$inferInsert;
 
+/** The identity, its organization and the small columns of its configuration; CA and CRL text only on a TrustCache miss. */
+const LOOKUP = `
+  select i.id::text, i.org_id::text, o.slug, o.root_org_id::text,
+         c.id::text, c.updated_at::text, c.access_token_ttl::text, c.access_token_max_ttl::text,
+         c.access_token_num_uses_limit::text, c.bind_tokens_to_certificate::text
+  from identities i
+  join organizations o on o.id = i.org_id
+  left join identity_tls_cert_auths c on c.identity_id = i.id
+  where i.id = $1`;
+
 /** The token row and its audit event in one statement: both are written, or neither. */
+const RECORD_ISSUED = `
+  with issued as (
+    insert into identity_access_tokens
+      (id, identity_id, org_id, auth_method, created_at, expires_at, access_token_ttl, access_token_max_ttl, num_uses_limit, cert_thumbprint)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    returning id
+  )
+  insert into audit_logs (event_type, identity_id, org_id, reason_code, certificate_fingerprint, certificate_subject, client_ip)
+  select $11, $12, $13, $14, $15, $16, $17 from issued`;
+
+interface LookupRow {
+  identity: { id: string; orgId: string };
+  org: { id: string; slug: string; rootOrgId: string };
+  tlsCertAuth: {
+    id: string;
+    /** updated_at as the database prints it: part of the TrustCache key. */
+    version: string;
+    accessTokenTTL: number;
+    accessTokenMaxTTL: number;
+    accessTokenNumUsesLimit: number;
+    bindTokensToCertificate: boolean;
+  } | null;
+}
+
+/** The login's two hot statements, prepared once per database handle. */
+const statements = new WeakMap<Db, { lookup: (identityId: string) => Promise<LookupRow | null>; record: PreparedStatement }>();
+function statementsFor(db: Db) {
+  let prepared = statements.get(db);
+  if (!prepared) {
+    const lookup = prepareStatement(db, "certauth_login_lookup", LOOKUP);
+    prepared = {
+      lookup: async (identityId) => {
+        const [r] = await lookup([identityId]);
+        if (!r) return null;
+        const [id, orgId, slug, rootOrgId, configId, version, ttl, maxTtl, usesLimit, bind] = r;
+        return {
+          identity: { id: id!, orgId: orgId! },
+          org: { id: orgId!, slug: slug!, rootOrgId: rootOrgId! },
+          tlsCertAuth:
+            configId == null
+              ? null
+              : {
+                  id: configId,
+                  version: version!,
+                  accessTokenTTL: Number(ttl),
+                  accessTokenMaxTTL: Number(maxTtl),
+                  accessTokenNumUsesLimit: Number(usesLimit),
+                  bindTokensToCertificate: bind === "true",
+                },
+        };
+      },
+      record: prepareStatement(db, "certauth_login_record", RECORD_ISSUED),
+    };
+    statements.set(db, prepared);
+  }
+  return prepared;
+}
+
+async function loadTrustSettings(db: Db, configId: string) {
+  const [configuration] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.id, configId)).limit(1);
+  if (!configuration) throw notFound("TLS cert auth is not attached to this identity.");
+  return trustSettingsOf(configuration);
+}
+
 async function recordIssuedToken(db: Db, rows: { token: TokenRow; audit: AuditEvent }) {
   const t = rows.token;
   const a = rows.audit;
-  await db.execute(sql`
-    with issued as (
-      insert into ${identityAccessTokens}
-        (id, identity_id, org_id, auth_method, created_at, expires_at, access_token_ttl, access_token_max_ttl, num_uses_limit, cert_thumbprint)
-      values (${t.id}, ${t.identityId}, ${t.orgId}, ${t.authMethod}, ${t.createdAt!.toISOString()}, ${t.expiresAt.toISOString()},
-              ${t.accessTokenTTL}, ${t.accessTokenMaxTTL}, ${t.numUsesLimit ?? 0}, ${t.certThumbprint ?? null})
-      returning id
-    )
-    insert into ${auditLogs} (event_type, identity_id, org_id, reason_code, certificate_fingerprint, certificate_subject, client_ip)
-    select ${a.eventType}, ${a.identityId ?? null}, ${a.orgId ?? null}, ${a.reasonCode ?? null},
-           ${a.certificateFingerprint ?? null}, ${a.certificateSubject ?? null}, ${a.clientIp ?? null}
-    from issued`);
+  await statementsFor(db).record([
+    t.id!, t.identityId, t.orgId, t.authMethod, t.createdAt!.toISOString(), t.expiresAt.toISOString(),
+    String(t.accessTokenTTL), String(t.accessTokenMaxTTL), String(t.numUsesLimit ?? 0), t.certThumbprint ?? null,
+    a.eventType, a.identityId ?? null, a.orgId ?? null, a.reasonCode ?? null,
+    a.certificateFingerprint ?? null, a.certificateSubject ?? null, a.clientIp ?? null,
+  ]);
 }
 
 async function auditFailure(deps: LoginDeps, request: LoginRequest, facts: AttemptFacts, reasonCode: string | null) {

@@ -13,10 +13,11 @@ export class TrustCache {
     this.#lru = new Lru(maxEntries);
   }
 
-  get(key: string, settings: TrustSettings): Promise<CompiledTrust> {
+  /** `settings` may be a loader, so that a hit never reads the (possibly megabytes of) CA and CRL text. */
+  get(key: string, settings: TrustSettings | (() => Promise<TrustSettings>)): Promise<CompiledTrust> {
     const hit = this.#lru.get(key);
     if (hit) return hit;
-    const compiling = compileTrust(settings);
+    const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded)) : compileTrust(settings);
     this.#lru.set(key, compiling);
     compiling.catch(() => {
       if (this.#lru.peek(key) === compiling) this.#lru.delete(key);
