@@ -5,7 +5,8 @@ import type { LeafSummary } from "./types.ts";
 export async function summarizeLeaf(der: Uint8Array): Promise<LeafSummary | null> {
   try {
     const { certificate } = await loadCertificate(der);
-    return certificate ? { fingerprint: certificate.fingerprint, subject: certificate.subject } : null;
+    // PostgreSQL text cannot hold NUL, which a subject may carry; RFC 4514 writes it as \00.
+    return certificate ? { fingerprint: certificate.fingerprint, subject: certificate.subject.replace(/\u0000/g, "\\00") } : null;
   } catch {
     return null;
   }
