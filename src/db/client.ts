@@ -116,3 +116,12 @@ export function isUnavailableError(err: unknown): boolean {
   }
   return false;
 }
+
+/** PostgreSQL refused text a client sent (a NUL, or bytes invalid in UTF-8): the request's fault, not ours. */
+export function isUnstorableTextError(err: unknown): boolean {
+  for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) {
+    // 22021 character_not_in_repertoire, 22P05 untranslatable_character
+    if (e.code === "22021" || e.code === "22P05") return true;
+  }
+  return false;
+}

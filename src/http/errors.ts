@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, unavailable } from "../errors.ts";
-import { isUnavailableError } from "../db/client.ts";
+import { isUnavailableError, isUnstorableTextError } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import type { AppEnv } from "./env.ts";
 
@@ -30,6 +30,9 @@ export function toAppError(err: unknown, log: Logger, reqId: string): AppError {
   if (isUnavailableError(err)) {
     log.warn("database unavailable", { reqId, cause: describe(err) });
     return unavailable();
+  }
+  if (isUnstorableTextError(err)) {
+    return new AppError(422, "ValidationFailure", "A text field holds a character that cannot be stored (such as NUL).");
   }
   if (err instanceof HTTPException) {
     if (err.status === 413) return new AppError(413, "PayloadTooLarge", "The request body is larger than 64 KiB.");
