@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { makeSelfSignedServerCert } from "../../src/tls/self-signed.ts";
+import { createTestDatabase, postgresReachable, type TestDatabase } from "./databases.ts";
 import { call, type CallOptions } from "./https.ts";
 import { ADMIN_TOKEN } from "./service.ts";
 
@@ -16,7 +17,7 @@ export const RUNTIMES: readonly Runtime[] = ["bun", "deno", "node"];
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
-const READY_TIMEOUT_MS = 45_000;
+const READY_TIMEOUT_MS = 90_000;
 
 /** A port nobody listens on right now (bound with :0, then released for the child to take). */
 export function freePort(host = "127.0.0.1"): Promise<number> {
@@ -65,30 +66,33 @@ export async function startAll<T>(starts: Promise<T>[]): Promise<T[]> {
 
 interface Child {
   process: ChildProcess;
+  /** The exit code, once the child has exited and its temp folder and database are gone. */
   exited: Promise<number | null>;
   output(): string;
 }
 
-/** Spawns `argv`; `workDir` (the child's temp folder) is removed once the child has exited. */
-function launch(argv: string[], env: Record<string, string>, workDir: string): Child {
+/** Spawns `argv`; once it has exited, its temp folder `workDir` is removed and `cleanup` runs. */
+function launch(argv: string[], env: Record<string, string>, workDir: string, cleanup?: () => Promise<void>): Child {
   const [file, ...args] = argv as [string, ...string[]];
   const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((done) => {
+  const processExited = new Promise<number | null>((done) => {
     child.once("exit", (code, signal) => done(code ?? (signal ? 128 : null)));
     child.once("error", (err) => {
       output += `\nspawn failed: ${err.message}`;
       done(null);
     });
   });
-  const handle: Child = { process: child, exited, output: () => output };
-  running.add(handle);
-  void exited.then(() => {
+  const exited = processExited.then(async (code) => {
     running.delete(handle);
     rmSync(workDir, { recursive: true, force: true });
+    await cleanup?.().catch(() => {});
+    return code;
   });
+  const handle: Child = { process: child, exited, output: () => output };
+  running.add(handle);
   return handle;
 }
 
@@ -113,20 +117,26 @@ export interface ServiceProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * A database of the process's own: on the PostgreSQL the machine runs when it answers (it starts in a
+ * second, where PGlite's WebAssembly takes many on a loaded 2-core machine), else in-memory PGlite.
+ */
+async function processDatabase(): Promise<TestDatabase> {
+  return createTestDatabase((await postgresReachable()) ? "postgres" : "pglite");
+}
+
 /** Starts the service on `runtime` and resolves once /api/status answers over HTTPS. */
 export async function startServiceProcess(runtime: Runtime, env: Record<string, string> = {}): Promise<ServiceProcess> {
   const host = env.HOST ?? "127.0.0.1";
   const port = await freePort(host);
   const dataDir = mkdtempSync(join(tmpdir(), `certauth-${runtime}-`));
-  const child = launch(commandFor(runtime), {
-    DATA_DIR: dataDir,
-    DATABASE_URL: "memory://",
-    ADMIN_TOKEN,
-    LOG_LEVEL: "warn",
-    ...env,
-    HOST: host,
-    PORT: String(port),
-  }, dataDir);
+  const database = env.DATABASE_URL ? undefined : await processDatabase();
+  const child = launch(
+    commandFor(runtime),
+    { DATA_DIR: dataDir, DATABASE_URL: database?.url ?? "", ADMIN_TOKEN, LOG_LEVEL: "warn", ...env, HOST: host, PORT: String(port) },
+    dataDir,
+    database?.drop,
+  );
   const url = `https://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const fail = async (why: string): Promise<never> => {
     await stopChild(child);
