@@ -202,4 +202,8 @@ describe.each(RUNTIMES)("the service on %s, as its own process", (runtime) => {
       }
     });
   }
+
+  it("shuts down on SIGTERM with exit code 0", async () => {
+    expect(await get().svc.stop()).toBe(0);
+  });
 });
