@@ -39,7 +39,7 @@ export async function opsWorld(env: Record<string, string> = {}): Promise<OpsWor
   });
   const ca = await makeCa({ subject: "CN=Ops CA" });
   const leaf = await makeLeaf({ issuer: ca, cn: "svc-ops" });
-  const request: OpsWorld["request"] = (path, init = {}) => {
+  const request: OpsWorld["request"] = async (path, init = {}) => {
     const headers = new Headers(init.headers);
     if (init.json !== undefined) headers.set("content-type", "application/json");
     if (init.admin) headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);

@@ -1,0 +1,89 @@
+/**
+ * `npm run build:binary`, then the binary alone in an empty folder, with a PATH that holds no node, bun or
+ * deno and no node_modules anywhere near: quickstart logs in over mTLS, serve answers and stops on SIGTERM.
+ * The build takes a few seconds (most of it is copying Bun's runtime), so this runs in CI as well.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort } from "../helpers/processes.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+let dir: string;
+let binary: string;
+let env: Record<string, string>;
+
+beforeAll(() => {
+  const started = Date.now();
+  const build = spawnSync("npm", ["run", "--silent", "build:binary"], { cwd: ROOT, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`build:binary failed:\n${build.stdout}\n${build.stderr}`);
+  console.log(`build:binary took ${((Date.now() - started) / 1000).toFixed(1)} s; dist/certauth is ${(statSync(join(ROOT, "dist/certauth")).size / 2 ** 20).toFixed(1)} MiB`);
+  dir = mkdtempSync(join(tmpdir(), "certauth-binary-"));
+  binary = join(dir, "certauth");
+  copyFileSync(join(ROOT, "dist/certauth"), binary);
+  spawnSync("chmod", ["755", binary]);
+  const emptyBin = join(dir, "bin");
+  mkdirSync(emptyBin);
+  // Only the binary's own folder: an `env -i` world without node, bun, deno or node_modules.
+  env = { PATH: emptyBin, HOME: dir, TMPDIR: dir };
+}, 120_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("the single binary, alone in an empty folder", () => {
+  it("runs certauth quickstart --exit: a real mTLS login, the curl command and the decoded token", () => {
+    expect(spawnSync("/bin/sh", ["-c", "command -v node bun deno"], { env }).stdout.toString()).toBe("");
+    const result = spawnSync(binary, ["quickstart", "--exit", "--dir", join(dir, "qs")], { cwd: dir, env, encoding: "utf8", timeout: 90_000 });
+    expect(result.stderr).not.toContain("    at ");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("a mutual-TLS login worked");
+    expect(result.stdout).toMatch(/curl --cacert \S+ca\.crt --cert \S+client\.crt --key \S+client\.key .*-d '\{"identityId":"[0-9a-f-]{36}"\}' https:\/\/localhost:\d+\/api\/v1\/auth\/tls-cert-auth\/login/);
+    expect(result.stdout).toContain('"authMethod": "tls-cert-auth"');
+    expect(readdirSync(join(dir, "qs")).sort()).toEqual(["ca.crt", "ca.key", "client.crt", "client.key", "data", "server.crt", "server.key"]);
+    expect(statSync(join(dir, "qs", "client.key")).mode & 0o777).toBe(0o600);
+  }, 120_000);
+
+  it("runs certauth serve on embedded PGlite and exits 0 on SIGTERM", async () => {
+    const port = await freePort();
+    const child = spawn(binary, ["serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "serve-data")], {
+      cwd: dir,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c));
+    child.stderr.on("data", (c: Buffer) => (output += c));
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    const status = () =>
+      new Promise<number>((done) => {
+        const req = request({ host: "127.0.0.1", port, path: "/api/status", rejectUnauthorized: false, agent: false }, (res) => {
+          res.resume();
+          done(res.statusCode ?? 0);
+        });
+        req.on("error", () => done(0));
+        req.end();
+      });
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await status()) !== 200) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not answer:\n${output}`);
+        await Bun.sleep(200);
+      }
+      expect(output).toContain("generated an admin token");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 120_000);
+
+  it("prints its help and refuses an unknown command with one line", () => {
+    expect(spawnSync(binary, ["--help"], { env, encoding: "utf8" }).stdout).toContain("tls-cert-auth attach");
+    const unknown = spawnSync(binary, ["nope"], { env, encoding: "utf8" });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
