@@ -5,11 +5,24 @@ import { Lru } from "./lru.ts";
 /** Parsed certificates by SHA-256 of their DER: a returning client's leaf and intermediates are decoded once. */
 const parsed = new Lru<string, ParsedCertificate>(2048);
 
+/**
+ * SHA-256 by the DER's bytes (decoded as latin1, one character per byte, so equal keys mean equal bytes):
+ * a returning client's certificate is hashed once. crypto.subtle.digest goes through the runtime's
+ * thread pool and back; on a busy machine that hop cost more than the rest of the certificate work.
+ */
+const fingerprints = new Lru<string, string>(2048);
+const latin1 = new TextDecoder("latin1");
+
 /** Fingerprints the DER, then decodes it (or takes it from the cache); `certificate` is null if undecodable. */
 export async function loadCertificate(der: Uint8Array): Promise<{ fingerprint: string; certificate: ParsedCertificate | null }> {
   // Own copy: the caller's buffer may be a view into a pooled socket buffer.
   const bytes = new Uint8Array(der);
-  const fingerprint = await sha256Hex(bytes);
+  const content = latin1.decode(bytes);
+  let fingerprint = fingerprints.get(content);
+  if (fingerprint === undefined) {
+    fingerprint = await sha256Hex(bytes);
+    fingerprints.set(content, fingerprint);
+  }
   const cached = parsed.get(fingerprint);
   if (cached) return { fingerprint, certificate: cached };
   try {
