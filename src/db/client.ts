@@ -42,6 +42,9 @@ function openPostgres(options: OpenOptions): Database {
     max: options.poolSize ?? 10,
     connect_timeout: 3,
     idle_timeout: 30,
+    // postgres.js waits up to 20 s (3^n/100 s) before reconnecting after failures, holding each queued query that
+    // long; a short capped wait lets a request answer 503 within seconds and the pool recover as soon as it can.
+    backoff: (retries: number) => Math.min(0.05 * retries, 0.5),
     onnotice: () => {},
     connection: { statement_timeout: options.statementTimeoutMs ?? 5000, application_name: "certauth" },
   });
