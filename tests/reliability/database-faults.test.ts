@@ -104,9 +104,10 @@ describe.skipIf(!clusterAvailable)("PostgreSQL stopped during a login load", () 
       expect(new Set(jtis).size).toBe(jtis.length);
       const found = await sql`select id from identity_access_tokens where id = any(${jtis}::uuid[])`;
       expect(found.length).toBe(jtis.length);
-      const [{ tokens }] = await sql`select count(*)::int as tokens from identity_access_tokens where identity_id = ${identityId}`;
-      const [{ audits }] = await sql`
-        select count(*)::int as audits from audit_logs where identity_id = ${identityId} and event_type = 'login-identity-tls-cert-auth'`;
+      const [counted] = await sql<{ tokens: number; audits: number }[]>`
+        select (select count(*)::int from identity_access_tokens where identity_id = ${identityId}) as tokens,
+               (select count(*)::int from audit_logs where identity_id = ${identityId} and event_type = 'login-identity-tls-cert-auth') as audits`;
+      const { tokens, audits } = counted!;
       // Token row and audit event are one statement: never one without the other.
       expect(audits).toBe(tokens);
       // A login answered 503 left no row, except one whose commit raced the stop (acknowledged by no one).
