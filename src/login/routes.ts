@@ -63,13 +63,14 @@ export function loginRoutes(deps: LoginDeps) {
 
   router.openapi(loginRoute, async (c) => {
     const body = c.req.valid("json");
-    const { answer, identityId } = await login(deps, {
+    // Named in the request's log line whether the login succeeds or not.
+    c.set("identityId", body.identityId);
+    const answer = await login(deps, {
       identityId: body.identityId,
       organizationSlug: body.organizationSlug,
       chain: () => clientCertificateChain(c, deps.config),
       clientIp: clientIp(c, deps.config),
     });
-    c.set("identityId", identityId);
     return c.json(answer, 200);
   });
   return router;

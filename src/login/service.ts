@@ -48,7 +48,7 @@ interface AttemptFacts {
  * sub-organization scope → token, with the token row and the audit event written in one statement.
  * Failures past the body check are audited too, then rethrown.
  */
-export async function login(deps: LoginDeps, request: LoginRequest): Promise<{ answer: LoginAnswer; identityId: string }> {
+export async function login(deps: LoginDeps, request: LoginRequest): Promise<LoginAnswer> {
   const facts: AttemptFacts = { identityId: UUID.test(request.identityId) ? request.identityId.toLowerCase() : null, orgId: null, leaf: null };
   try {
     return await attempt(deps, request, facts);
@@ -128,10 +128,7 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
       clientIp: request.clientIp,
     },
   });
-  return {
-    identityId: row.identity.id,
-    answer: { accessToken, expiresIn: lifetime, accessTokenMaxTTL: configuration.accessTokenMaxTTL, tokenType: "Bearer" as const },
-  };
+  return { accessToken, expiresIn: lifetime, accessTokenMaxTTL: configuration.accessTokenMaxTTL, tokenType: "Bearer" as const };
 }
 
 /** The organization the token is for: the identity's own, or a sub-organization it is a member of. */

@@ -92,11 +92,18 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
     });
   }
   server.on("tlsClientError", () => {});
+  // Stop accepting; a kept-alive connection is closed as soon as it is idle, so requests in flight finish
+  // (main.ts bounds the wait; past that, what is left is cut).
   const close = (): Promise<void> =>
     new Promise((resolve) => {
-      server.close(() => resolve());
+      const reaper = setInterval(() => http.closeIdleConnections?.(), 100);
+      const cut = setTimeout(() => http.closeAllConnections?.(), 10_000);
+      server.close(() => {
+        clearInterval(reaper);
+        clearTimeout(cut);
+        resolve();
+      });
       http.closeIdleConnections?.();
-      setTimeout(() => http.closeAllConnections?.(), 5000).unref?.();
     });
   return {
     listen(port: number, host: string): Promise<Listening> {
