@@ -8,6 +8,7 @@ import { makeSelfSignedServerCert } from "../../tls/self-signed.ts";
 import { ensureAdminToken } from "../../admin/admin-token.ts";
 import { KeyEncryption, KeyStore } from "../../tokens/key-store.ts";
 import { createSigner, type TokenSigner } from "../../tokens/signer.ts";
+import { nodeSign } from "./node-sign.ts";
 
 export interface TlsMaterial {
   cert: string;
@@ -42,7 +43,7 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
     const tls = await loadTls(config, out);
     const clock = () => new Date();
     const keys = new KeyStore(database.db, await KeyEncryption.fromSecret(keyEncryptionKey(config)));
-    const signer = await createSigner({ alg: config.TOKEN_SIGNING_ALG, keys, authSecret: config.AUTH_SECRET, clock });
+    const signer = await createSigner({ alg: config.TOKEN_SIGNING_ALG, keys, authSecret: config.AUTH_SECRET, clock, nativeSign: nodeSign });
     const app = createApp({ config, database, log, clock, adminTokenHash, signer });
     return { app, config, database, log, tls, signer };
   } catch (err) {
