@@ -12,7 +12,8 @@ if (process.versions.bun) {
   try {
     bun = createRequire(import.meta.url).resolve("bun/bin/bun.exe");
   } catch {}
-  const child = spawn(bun, [main, ...process.argv.slice(2)], { stdio: "inherit" });
+  // A forwarded certificate chain may need up to 64 KiB of headers; Bun.serve's default is 16 KiB.
+  const child = spawn(bun, ["--max-http-header-size=81920", main, ...process.argv.slice(2)], { stdio: "inherit" });
   // The CLI shuts down gracefully on these; pass them on and wait for its exit code.
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
   child.on("error", (err) => {

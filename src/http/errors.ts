@@ -37,6 +37,7 @@ export function toAppError(err: unknown, log: Logger, reqId: string): AppError {
   if (err instanceof HTTPException) {
     if (err.status === 413) return new AppError(413, "PayloadTooLarge", "The request body is larger than 64 KiB.");
     if (err.status === 400) return new AppError(400, "BadRequest", err.message || "Bad request");
+    if (err.status === 415) return new AppError(415, "UnsupportedMediaType", "Send the request body as application/json.");
     return new AppError(err.status, "HttpError", err.message || "Request failed");
   }
   log.error("unhandled error", { reqId, error: describe(err), stack: err instanceof Error ? err.stack : undefined });

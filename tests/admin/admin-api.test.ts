@@ -183,6 +183,11 @@ describe.each(drivers)("admin API over HTTPS on %s", (driver) => {
     expect(res.json.reqId).toBe(res.headers["x-request-id"]);
   });
 
+  it("answers a body that is not declared as JSON with 415 UnsupportedMediaType", async () => {
+    const res = await svc.admin("/api/v1/organizations", { rawBody: '{"name":"x","slug":"x"}', headers: { "content-type": "text/plain" } });
+    expectError(res, 415, "UnsupportedMediaType");
+  });
+
   it("lists audit logs newest first", async () => {
     const res = await svc.admin("/api/v1/audit-logs?limit=5");
     expect(res.status).toBe(200);

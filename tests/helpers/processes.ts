@@ -35,8 +35,11 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 /** The command line each runtime's entry is started with; Deno's is the `start` task of deno.json. */
 function commandFor(runtime: Runtime): string[] {
   switch (runtime) {
-    case "bun":
-      return [join(BIN, "bun"), "src/adapters/bun/index.ts"];
+    case "bun": {
+      // Exactly what `npm start` runs.
+      const [, ...args] = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start as string).split(/\s+/);
+      return [join(BIN, "bun"), ...args];
+    }
     case "node":
       // tsx as a loader keeps the service in one process, so SIGTERM reaches it directly.
       return ["node", "--import", "tsx", "src/adapters/node/index.ts"];

@@ -42,7 +42,7 @@ export interface BunService {
 /** Starts `bun src/adapters/bun/index.ts` with exactly these variables (plus PATH/HOME) and waits for /api/status. */
 export async function startBunService(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<BunService> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(BUN, ["src/adapters/bun/index.ts"], {
+  const child: ChildProcess = spawn(BUN, ["--max-http-header-size=81920", "src/adapters/bun/index.ts"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ADMIN_TOKEN, HOST: "127.0.0.1", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
