@@ -17,17 +17,10 @@ import {
   type RemoteJWKSetOptions,
 } from "jose";
 import { certificateThumbprint } from "../tokens/binding.ts";
+import type { AccessTokenClaims } from "../tokens/claims.ts";
 
-export interface CertauthClaims extends JWTPayload {
-  sub: string;
-  identityId: string;
-  orgId: string;
-  rootOrgId: string;
-  authMethod: string;
-  authTokenType: "identityAccessToken";
-  jti: string;
-  cnf?: { "x5t#S256": string };
-}
+/** The claims of a certauth access token (the ones login signs). */
+export type CertauthClaims = AccessTokenClaims & JWTPayload;
 
 export interface CertauthAuthOptions {
   /** certauth's `/.well-known/jwks.json`; fetched once, cached, and fetched again for an unknown kid. */
