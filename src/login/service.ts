@@ -64,7 +64,9 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
   const { db, config, clock } = deps;
   const chain = request.chain();
   if (!chain || chain.length === 0) {
-    throw badRequest("No client certificate was presented. Connect with a client certificate (mutual TLS).");
+    throw badRequest(
+      "No client certificate was presented in this connection's TLS handshake. Connect with a client certificate (mutual TLS) and without resuming an earlier TLS session.",
+    );
   }
   facts.leaf = await summarizeLeaf(chain[0]!);
   if (!facts.leaf) throw badRequest("The client certificate could not be decoded.");
