@@ -122,6 +122,8 @@ function keepAliveLoop(): Promise<void> {
     socket.on("error", () => {
       socketErrors++;
       socket.destroy();
+      // A server that is gone would otherwise be reconnected to until the deadline.
+      if (socketErrors > 1000) stopping = true;
       // A broken connection is replaced, so that one failure does not end this loop.
       if (!stopping) keepAliveLoop().then(resolve);
       else resolve();
@@ -186,5 +188,4 @@ const result: WorkerResult = {
   latenciesUs: Array.from(latencies.subarray(0, samples), (v) => Math.round(v)),
   cpuMs: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000,
 };
-process.stdout.write(`${JSON.stringify(result)}\n`);
-process.exit(0);
+process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));

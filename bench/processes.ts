@@ -111,7 +111,8 @@ export async function runLoad(job: WorkerJob, workers: number): Promise<WorkerRe
           });
           let out = "";
           child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-          child.once("exit", (code) => (code === 0 ? done(JSON.parse(out)) : fail(new Error(`load worker exited with ${code}`))));
+          // "close", not "exit": the result line may still be in the pipe when the process exits.
+          child.once("close", (code) => (code === 0 ? done(JSON.parse(out)) : fail(new Error(`load worker exited with ${code}`))));
         }),
     ),
   );
