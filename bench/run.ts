@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import postgres from "postgres";
+import { createPostgresDatabase, postgresReachable } from "../tests/helpers/databases.ts";
 import { makeBenchPki, type BenchPki } from "./pki.ts";
 import { seed, type Seeded } from "./seed.ts";
 import { cpuMs, loadAverage, ROOT, rssMiB, runLoad, runtimeCommand, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
@@ -75,18 +75,6 @@ function fullCases(): Case[] {
   return out;
 }
 
-async function postgresReachable(): Promise<boolean> {
-  const sql = postgres(PG_URL, { max: 1, connect_timeout: 3, onnotice: () => {} });
-  try {
-    await sql`select 1`;
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await sql.end({ timeout: 1 }).catch(() => {});
-  }
-}
-
 /** A database for one (db, identities, crl) combination, seeded once and shared by runtimes and modes. */
 interface Prepared {
   env: Record<string, string>;
@@ -102,23 +90,10 @@ async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: Be
     const seeded = await seed({ url: undefined, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
     prepared = { env: { DATA_DIR: dataDir }, seeded, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
   } else {
-    const dbName = `certauth_bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-    const admin = postgres(PG_URL, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${dbName}`);
-    await admin.end();
-    const url = new URL(PG_URL);
-    url.pathname = `/${dbName}`;
+    const database = await createPostgresDatabase(PG_URL, "certauth_bench");
     const dataDir = mkdtempSync(join(work, "pg-"));
-    const seeded = await seed({ url: url.toString(), dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
-    prepared = {
-      env: { DATA_DIR: dataDir, DATABASE_URL: url.toString() },
-      seeded,
-      drop: async () => {
-        const sql = postgres(PG_URL, { max: 1, onnotice: () => {} });
-        await sql.unsafe(`drop database if exists ${dbName} with (force)`);
-        await sql.end();
-      },
-    };
+    const seeded = await seed({ url: database.url, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
+    prepared = { env: { DATA_DIR: dataDir, DATABASE_URL: database.url }, seeded, drop: database.drop };
   }
   log(`  seeded ${db} with ${identities} identities${crl ? " and a 100k-serial CRL" : ""} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return prepared;
@@ -243,7 +218,7 @@ async function main() {
   try {
     let cases = args.full ? fullCases() : defaultCases();
     if (args.only) cases = cases.filter((c) => name(c).includes(args.only!));
-    if (!(await postgresReachable())) {
+    if (!(await postgresReachable(PG_URL))) {
       log(`*** PostgreSQL not reachable at ${PG_URL}: skipping its cases ***`);
       cases = cases.filter((c) => c.db !== "postgres");
     }

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } f
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../helpers/processes.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 let dir: string;

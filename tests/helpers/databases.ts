@@ -14,10 +14,12 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-let pgReachable: Promise<boolean> | undefined;
-export function postgresReachable(): Promise<boolean> {
-  pgReachable ??= (async () => {
-    const sql = postgres(PG_ADMIN_URL, { max: 1, connect_timeout: 3, onnotice: () => {} });
+const reachable = new Map<string, Promise<boolean>>();
+export function postgresReachable(adminUrl = PG_ADMIN_URL): Promise<boolean> {
+  let answer = reachable.get(adminUrl);
+  if (answer) return answer;
+  answer = (async () => {
+    const sql = postgres(adminUrl, { max: 1, connect_timeout: 3, onnotice: () => {} });
     try {
       await sql`select 1`;
       return true;
@@ -27,21 +29,22 @@ export function postgresReachable(): Promise<boolean> {
       await sql.end({ timeout: 1 }).catch(() => {});
     }
   })();
-  return pgReachable;
+  reachable.set(adminUrl, answer);
+  return answer;
 }
 
-export async function createPostgresDatabase(): Promise<TestDatabase> {
-  const name = `certauth_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
+export async function createPostgresDatabase(adminUrl = PG_ADMIN_URL, prefix = "certauth_test"): Promise<TestDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
   await admin.end();
-  const url = new URL(PG_ADMIN_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
     name: "postgres",
     url: url.toString(),
     async drop() {
-      const sql = postgres(PG_ADMIN_URL, { max: 1, onnotice: () => {} });
+      const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
       await sql.unsafe(`drop database if exists ${name} with (force)`);
       await sql.end();
     },

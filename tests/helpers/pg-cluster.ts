@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createServer } from "node:net";
+import { freePort } from "./ports.ts";
 
 function pgBin(name: string): string | null {
   const root = "/usr/lib/postgresql";
@@ -22,16 +22,6 @@ export function pgClusterAvailable(): boolean {
   return pgBin("pg_ctl") !== null && pgBin("initdb") !== null;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** initdb refuses to run as root; run the cluster as the postgres user then. */
 function run(args: string[]) {

@@ -4,12 +4,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { makeSelfSignedServerCert } from "../../src/tls/self-signed.ts";
 import { createTestDatabase, postgresReachable, type TestDatabase } from "./databases.ts";
 import { call, type CallOptions } from "./https.ts";
+import { freePort } from "./ports.ts";
 import { ADMIN_TOKEN } from "./service.ts";
 
 export type Runtime = "bun" | "deno" | "node";
@@ -18,19 +18,6 @@ export const RUNTIMES: readonly Runtime[] = ["bun", "deno", "node"];
 const ROOT = resolve(import.meta.dir, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
 const READY_TIMEOUT_MS = 90_000;
-
-/** A port nobody listens on right now (bound with :0, then released for the child to take). */
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** The command line each runtime's entry is started with; Deno's is the `start` task of deno.json. */
 function commandFor(runtime: Runtime): string[] {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../helpers/processes.ts";
+import { freePort } from "../helpers/ports.ts";
 import { ADMIN_TOKEN } from "./support.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
