@@ -5,6 +5,7 @@ import { findPaths } from "./path.ts";
 import { checkCommonName, checkOrganization, checkOrganizationalUnit, checkSubjectAltNames } from "./rules/allow-lists.ts";
 import { checkLeafIsNotCa } from "./rules/ca-certificate-not-allowed.ts";
 import { checkCaConstraints } from "./rules/ca-constraints.ts";
+import { checkCriticalExtensions } from "./rules/critical-extensions.ts";
 import { checkIssuerExtendedKeyUsage, checkLeafExtendedKeyUsage } from "./rules/extended-key-usage.ts";
 import { checkNameConstraints } from "./rules/name-constraints.ts";
 import { checkPathLength } from "./rules/path-length.ts";
@@ -17,7 +18,7 @@ import { VerifiedChainCache } from "./verified-chain-cache.ts";
  * Judges a presented chain (leaf first, then whatever intermediates the client sent) against a compiled
  * configuration. Never throws: anything unexpected is a refusal. Checks run in the contract's order:
  * leaf decoding, ca_certificate_not_allowed, leaf validity, leaf EKU, path (ca_verification_failed),
- * issuer validity, issuer EKU, path length, name constraints, CRLs, allow-lists.
+ * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs, allow-lists.
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
   let leafSummary: LeafSummary | null = null;
@@ -76,6 +77,7 @@ async function judge(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8A
 
 async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[], now: Date): Promise<RuleResult> {
   return (
+    checkCriticalExtensions(path) ??
     (trust.chainMode ? checkCaConstraints(path) : null) ??
     checkIssuerValidity(path, now) ??
     checkIssuerExtendedKeyUsage(path) ??

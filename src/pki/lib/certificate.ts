@@ -64,7 +64,20 @@ export interface ParsedCertificate {
   organizationalUnits: string[];
   emailAddresses: string[];
   nameConstraints: NameConstraints | null;
+  /** OIDs of critical extensions the engine does not process (RFC 5280 §4.2: such a certificate is refused). */
+  unprocessedCriticalExtensions: string[];
 }
+
+/** Extensions the engine processes, or that carry no constraint to enforce. */
+const PROCESSED_EXTENSIONS = new Set([
+  "2.5.29.19", // basicConstraints
+  "2.5.29.15", // keyUsage
+  "2.5.29.37", // extKeyUsage
+  "2.5.29.17", // subjectAltName
+  "2.5.29.30", // nameConstraints
+  "2.5.29.14", // subjectKeyIdentifier
+  "2.5.29.35", // authorityKeyIdentifier
+]);
 
 /** Decodes a DER certificate; throws on anything malformed (the caller turns that into a refusal). */
 export function parseCertificate(der: Uint8Array<ArrayBuffer>, fingerprint: string): ParsedCertificate {
@@ -101,6 +114,7 @@ export function parseCertificate(der: Uint8Array<ArrayBuffer>, fingerprint: stri
     organizationalUnits: subjectField(OID_OU),
     emailAddresses: subjectField(OID_EMAIL),
     nameConstraints: ncExt ? AsnConvert.parse(ncExt.value, NameConstraints, CERT_PARSE_OPTIONS) : null,
+    unprocessedCriticalExtensions: cert.extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.type)).map((e) => e.type),
   };
 }
 
