@@ -60,6 +60,12 @@ export async function compileTrust(settings: TrustSettings, options: CompileOpti
         `The CA certificate "${ca.subject}" has an extended key usage without clientAuth, so it cannot vouch for client certificates.`,
       );
     }
+    const unprocessed = ca.unprocessedCriticalExtensions[0];
+    if (unprocessed) {
+      throw new TrustConfigError(
+        `The CA certificate "${ca.subject}" has a critical extension (${unprocessed}) that certauth does not process, so no login could pass it.`,
+      );
+    }
     anchors.push(ca);
   }
   const anchorsBySubject = group(anchors, (a) => a.subjectKey);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import * as x509 from "../../src/pki/x509.ts";
+import { compileTrust, TrustConfigError } from "../../src/pki/index.ts";
 import { makeCa, makeLeaf } from "../fixtures/pki.ts";
 import { check, reason, settings } from "./support.ts";
 
@@ -20,6 +21,12 @@ describe("critical extensions (RFC 5280 §4.2)", () => {
     const root = await makeCa({ subject: "CN=Critical Root 2" });
     const leaf = await makeLeaf({ issuer: root, cn: "svc", extraExtensions: [unknownExtension(false)] });
     expect(await reason(settings(root), [leaf])).toBe("ok");
+  });
+
+  it("refuses, when configured, a CA with an unprocessed critical extension", async () => {
+    const root = await makeCa({ subject: "CN=Critical Anchor", extraExtensions: [unknownExtension(true)] });
+    await expect(compileTrust(settings(root))).rejects.toThrow(TrustConfigError);
+    await expect(compileTrust(settings(root))).rejects.toThrow("1.3.6.1.4.1.55555.1.1");
   });
 
   it("refuses a chain through an intermediate with an unprocessed critical extension", async () => {
