@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../config.ts";
-import { openDatabase, type Database } from "../db/client.ts";
+import type { Database } from "../db/client.ts";
+import { openConfiguredDatabase } from "../adapters/shared/local-database.ts";
 
 /** A command-line option; `flag` options take no value. */
 export interface OptionSpec {
@@ -95,8 +95,7 @@ export function requiredArg(ctx: CommandContext, index: number, name: string): s
 /** Opens (and migrates) the database the server would use, from the same environment. */
 export async function withDatabase<T>(env: Record<string, string | undefined>, fn: (database: Database, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig(env);
-  if (!config.DATABASE_URL) mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const database = await openConfiguredDatabase(config);
   try {
     return await fn(database, config);
   } finally {

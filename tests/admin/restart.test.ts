@@ -1,9 +1,10 @@
 import { afterAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootstrap } from "../../src/adapters/shared/bootstrap.ts";
 import { startBunServer } from "../../src/adapters/bun/server.ts";
+import { DataDirInUseError } from "../../src/adapters/shared/local-database.ts";
 import { call } from "../helpers/https.ts";
 import { makeCa } from "../fixtures/pki.ts";
 
@@ -43,9 +44,12 @@ describe("the embedded database across restarts", () => {
       headers: auth,
     });
     expect(attach.status).toBe(200);
-    const serverCert = (await call(first.url, "/api/status")).status;
-    expect(serverCert).toBe(200);
+    expect((await call(first.url, "/api/status")).status).toBe(200);
+    // The embedded database takes one process at a time: a second opener is refused while the first runs.
+    await expect(bootstrap({ DATA_DIR: dataDir, LOG_LEVEL: "silent" }, () => {})).rejects.toThrow(DataDirInUseError);
     await first.stop();
+    // A lock left by a process that is gone (a crash) is taken over.
+    writeFileSync(join(dataDir, "certauth.pid"), "2147483646\n");
 
     const second = await start();
     try {

@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { createApp, type App } from "../../app.ts";
 import { loadConfig, type Config } from "../../config.ts";
-import { openDatabase, type Database } from "../../db/client.ts";
+import type { Database } from "../../db/client.ts";
+import { openConfiguredDatabase } from "./local-database.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { makeSelfSignedServerCert } from "../../tls/self-signed.ts";
 import { ensureAdminToken } from "../../admin/admin-token.ts";
@@ -32,7 +33,7 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL);
   mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  const database = await openConfiguredDatabase(config);
   try {
     const adminTokenHash = await ensureAdminToken(database.db, config.ADMIN_TOKEN, (token) => {
       const file = join(config.DATA_DIR, "admin-token");

@@ -1,0 +1,62 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Config } from "../../config.ts";
+import { openDatabase, type Database } from "../../db/client.ts";
+
+/**
+ * Opens the database the configuration names. The embedded database on disk admits one process at a
+ * time (two PGlite processes on one data directory corrupt it), so its DATA_DIR is locked with a pid
+ * file for as long as it is open; a lock whose process is gone (e.g. after a crash) is taken over.
+ */
+export async function openConfiguredDatabase(config: Config): Promise<Database> {
+  if (config.DATABASE_URL) return openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
+  mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
+  const release = lockDataDir(config.DATA_DIR);
+  try {
+    const database = await openDatabase({ url: undefined, dataDir: config.DATA_DIR });
+    return {
+      ...database,
+      close: async () => {
+        try {
+          await database.close();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+export class DataDirInUseError extends Error {}
+
+function lockDataDir(dataDir: string): () => void {
+  const file = join(resolve(dataDir), "certauth.pid");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EEXIST") throw err;
+    }
+    const holder = Number.parseInt(readFileSync(file, "utf8"), 10);
+    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+      throw new DataDirInUseError(
+        `DATA_DIR ${dataDir} is in use by another certauth process (pid ${holder}); the embedded database takes one process at a time: stop it, or use DATABASE_URL`,
+      );
+    }
+    rmSync(file, { force: true });
+  }
+  throw new DataDirInUseError(`DATA_DIR ${dataDir} could not be locked`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}
