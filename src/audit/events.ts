@@ -7,10 +7,6 @@ export const LOGIN_FAILED = "login-identity-tls-cert-auth-failed";
 
 export type AuditEvent = typeof auditLogs.$inferInsert;
 
-export function auditInsert(db: Db, event: AuditEvent) {
-  return db.insert(auditLogs).values(event);
-}
-
 export async function listAuditLogs(
   db: Db,
   filter: { identityId?: string; eventType?: string; limit: number; orgScope?: string },
