@@ -19,8 +19,8 @@ const ROOT = resolve(import.meta.dir, "../..");
 const BIN = join(ROOT, "node_modules/.bin");
 const READY_TIMEOUT_MS = 90_000;
 
-/** The command line each runtime's entry is started with; Deno's is the `start` task of deno.json. */
-function commandFor(runtime: Runtime): string[] {
+/** The command line each runtime's entry is started with: `npm start`'s for Bun, deno.json's `start` task for Deno. */
+export function commandFor(runtime: Runtime): string[] {
   switch (runtime) {
     case "bun": {
       // Exactly what `npm start` runs.

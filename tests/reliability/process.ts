@@ -5,13 +5,16 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { call, type CallOptions } from "../helpers/https.ts";
 import { ADMIN_TOKEN } from "../helpers/service.ts";
 import { freePort } from "../helpers/ports.ts";
+import { commandFor } from "../helpers/processes.ts";
+
+/** Exactly what `npm start` runs. */
+const bunCommand = commandFor("bun");
 
 const ROOT = resolve(import.meta.dir, "../..");
-const BUN = join(ROOT, "node_modules/.bin/bun");
 
 
 export interface BunService {
@@ -32,7 +35,7 @@ export interface BunService {
 /** Starts `bun src/adapters/bun/index.ts` with exactly these variables (plus PATH/HOME) and waits for /api/status. */
 export async function startBunService(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<BunService> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(BUN, ["--max-http-header-size=81920", "src/adapters/bun/index.ts"], {
+  const child: ChildProcess = spawn(bunCommand[0]!, bunCommand.slice(1), {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ADMIN_TOKEN, HOST: "127.0.0.1", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
