@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { badRequest, notFound } from "../errors.ts";
 import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
@@ -171,7 +171,9 @@ export async function updateTlsCertAuth(db: Db, principal: Principal | undefined
   await assertUsableConfig({ ...current, ...changes });
   const [row] = await db
     .update(identityTlsCertAuths)
-    .set({ ...changes, updatedAt: new Date() })
+    // updated_at is the configuration's version (trust cache key; checked when a login's token is written):
+    // every update moves it forward, even two in the same microsecond.
+    .set({ ...changes, updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')` })
     .where(eq(identityTlsCertAuths.id, current.id))
     .returning();
   if (!row) throw notFound(NOT_ATTACHED);

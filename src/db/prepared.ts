@@ -23,6 +23,11 @@ export function prepareStatement(db: Db, name: string, text: string): PreparedSt
   };
 }
 
+/** Whether `db` is the embedded PGlite (one process, one statement at a time) rather than a PostgreSQL server. */
+export function isEmbedded(db: Db): boolean {
+  return (db as unknown as { $client: unknown }).$client instanceof PGlite;
+}
+
 function pgliteStatement(client: PGlite, name: string, text: string): PreparedStatement {
   const { serialize } = protocol;
   let parsed: PGlite | null = null;

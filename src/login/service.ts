@@ -1,10 +1,11 @@
 import { and, eq } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
-import { prepareStatement, type PreparedStatement } from "../db/prepared.ts";
-import { auditLogs, identityAccessTokens, identityMemberships, identityTlsCertAuths, organizations } from "../db/schema.ts";
-import { AppError, badRequest, notFound, unauthorized } from "../errors.ts";
-import { LOGIN_FAILED, LOGIN_SUCCEEDED, type AuditEvent } from "../audit/events.ts";
+import { isEmbedded, prepareStatement, type TextRow } from "../db/prepared.ts";
+import { GroupCommit, pgArray } from "../db/group-commit.ts";
+import { auditLogs, identityMemberships, identityTlsCertAuths, organizations } from "../db/schema.ts";
+import { AppError, badRequest, notFound, unauthorized, unavailable } from "../errors.ts";
+import { LOGIN_FAILED, LOGIN_SUCCEEDED } from "../audit/events.ts";
 import { AUTH_METHOD, trustSettingsOf } from "../admin/tls-cert-auth.ts";
 import { summarizeLeaf, TrustCache, verifyChain, type LeafSummary } from "../pki/index.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
@@ -44,8 +45,10 @@ interface AttemptFacts {
 }
 
 /**
- * One login: certificate → identity and its configuration (one query) → verification engine →
- * sub-organization scope → token, with the token row and the audit event written in one statement.
+ * One login: certificate → identity and its configuration (remembered, or one query) → verification
+ * engine → sub-organization scope → token, with the token row and the audit event written in one
+ * statement that also checks the configuration is still the one verified against. Concurrent logins share
+ * their statements (group commit).
  * Failures past the body check are audited too, then rethrown.
  */
 export async function login(deps: LoginDeps, request: LoginRequest): Promise<LoginAnswer> {
@@ -60,20 +63,52 @@ export async function login(deps: LoginDeps, request: LoginRequest): Promise<Log
   }
 }
 
-async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFacts) {
-  const { db, config, clock } = deps;
+async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFacts): Promise<LoginAnswer> {
   const chain = request.chain();
   if (!chain || chain.length === 0) {
     throw badRequest(
       "No client certificate was presented in this connection's TLS handshake. Connect with a client certificate (mutual TLS) and without resuming an earlier TLS session.",
     );
   }
-  facts.leaf = await summarizeLeaf(chain[0]!);
-  if (!facts.leaf) throw badRequest("The client certificate could not be decoded.");
+  const leaf = (facts.leaf = await summarizeLeaf(chain[0]!));
+  if (!leaf) throw badRequest("The client certificate could not be decoded.");
   if (!facts.identityId) throw notFound("Identity not found.");
+  const identityId = facts.identityId;
 
-  const row = await statementsFor(db).lookup(facts.identityId);
-  if (!row) throw notFound("Identity not found.");
+  // The identity and its configuration as last read: a guess the token's write checks (see RECORD_ISSUED).
+  // A guess that turns out stale, or that refuses the certificate, is read again before anything is answered.
+  const state = stateFor(deps.db);
+  let row = state.rows.get(identityId);
+  let cached = row !== undefined;
+  for (let tries = 0; ; tries++) {
+    if (!row) {
+      row = (await state.lookup.submit(identityId)) ?? undefined;
+      if (!row) throw notFound("Identity not found.");
+      state.remember(identityId, row);
+    }
+    try {
+      const answer = await issue(deps, request, facts, leaf, chain, row);
+      if (answer) return answer;
+    } catch (err) {
+      if (!cached) throw err;
+    }
+    state.rows.delete(identityId);
+    if (tries >= 2) throw unavailable("The identity's configuration changed during the login; try again.");
+    row = undefined;
+    cached = false;
+  }
+}
+
+/** Verifies the chain against `row`'s configuration and issues the token; null when `row` is no longer current. */
+async function issue(
+  deps: LoginDeps,
+  request: LoginRequest,
+  facts: AttemptFacts,
+  leaf: LeafSummary,
+  chain: Uint8Array[],
+  row: LookupRow,
+): Promise<LoginAnswer | null> {
+  const { db, config, clock } = deps;
   facts.orgId = row.identity.orgId;
   const configuration = row.tlsCertAuth;
   if (!configuration) throw notFound("TLS cert auth is not attached to this identity.");
@@ -92,7 +127,7 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
   const iat = Math.floor(now.getTime() / 1000);
   const jti = crypto.randomUUID();
   const thumbprint = configuration.bindTokensToCertificate ? await certificateThumbprint(chain[0]!) : null;
-  const accessToken = await deps.signer.sign(
+  const signing = deps.signer.sign(
     {
       sub: row.identity.id,
       identityId: row.identity.id,
@@ -107,29 +142,27 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
     iat,
     iat + lifetime,
   );
-  await recordIssuedToken(db, {
-    token: {
-      id: jti,
-      identityId: row.identity.id,
-      orgId,
-      authMethod: AUTH_METHOD,
-      createdAt: new Date(iat * 1000),
-      expiresAt: new Date((iat + lifetime) * 1000),
-      accessTokenTTL: configuration.accessTokenTTL,
-      accessTokenMaxTTL: configuration.accessTokenMaxTTL,
-      numUsesLimit: configuration.accessTokenNumUsesLimit,
-      certThumbprint: thumbprint,
-    },
-    audit: {
-      eventType: LOGIN_SUCCEEDED,
-      identityId: row.identity.id,
-      orgId,
-      reasonCode: null,
-      certificateFingerprint: facts.leaf.fingerprint,
-      certificateSubject: facts.leaf.subject,
-      clientIp: request.clientIp,
-    },
+  // Signing and the durable write overlap; nothing is answered before the write has committed.
+  const written = await stateFor(db).record.submit({
+    id: jti,
+    identityId: row.identity.id,
+    orgId,
+    createdAt: new Date(iat * 1000).toISOString(),
+    expiresAt: new Date((iat + lifetime) * 1000).toISOString(),
+    accessTokenTTL: String(configuration.accessTokenTTL),
+    accessTokenMaxTTL: String(configuration.accessTokenMaxTTL),
+    numUsesLimit: String(configuration.accessTokenNumUsesLimit),
+    certThumbprint: thumbprint,
+    configId: configuration.id,
+    configVersion: configuration.version,
+    homeOrgId: row.org.id,
+    homeOrgSlug: row.org.slug,
+    fingerprint: leaf.fingerprint,
+    subject: leaf.subject,
+    clientIp: request.clientIp,
   });
+  const accessToken = await signing;
+  if (!written) return null;
   return { accessToken, expiresIn: lifetime, accessTokenMaxTTL: configuration.accessTokenMaxTTL, tokenType: "Bearer" as const };
 }
 
@@ -157,8 +190,6 @@ async function scopeOrganization(
   return sub.id;
 }
 
-type TokenRow = typeof identityAccessTokens.$inferInsert;
-
 /** The identity, its organization and the small columns of its configuration; CA and CRL text only on a TrustCache miss. */
 const LOOKUP = `
   select i.id::text, i.org_id::text, o.slug, o.root_org_id::text,
@@ -167,25 +198,43 @@ const LOOKUP = `
   from identities i
   join organizations o on o.id = i.org_id
   left join identity_tls_cert_auths c on c.identity_id = i.id
-  where i.id = $1`;
+  where i.id = any($1::uuid[])`;
 
-/** The token row and its audit event in one statement: both are written, or neither. */
+/**
+ * A batch of issued tokens and their audit events, in one statement: for each login both rows are written
+ * or neither. A login is written only if what it was verified against is still current: the same
+ * configuration at the same version (every change moves updated_at), the identity still in the same
+ * organization under the same slug. The ids written come back; a missing one was stale.
+ */
 const RECORD_ISSUED = `
-  with issued as (
+  with batch as (
+    select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::int[],
+                         $8::int[], $9::text[], $10::uuid[], $11::timestamptz[], $12::uuid[], $13::text[], $14::text[],
+                         $15::text[], $16::text[])
+      as b(id, identity_id, org_id, created_at, expires_at, ttl, max_ttl, uses_limit, thumbprint,
+           config_id, config_version, home_org_id, home_org_slug, fingerprint, subject, client_ip)
+  ), current as (
+    select b.* from batch b
+    join identity_tls_cert_auths c on c.id = b.config_id and c.identity_id = b.identity_id and c.updated_at = b.config_version
+    join identities i on i.id = b.identity_id and i.org_id = b.home_org_id
+    join organizations o on o.id = i.org_id and o.slug = b.home_org_slug
+  ), issued as (
     insert into identity_access_tokens
       (id, identity_id, org_id, auth_method, created_at, expires_at, access_token_ttl, access_token_max_ttl, num_uses_limit, cert_thumbprint)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    select id, identity_id, org_id, $17, created_at, expires_at, ttl, max_ttl, uses_limit, thumbprint from current
     returning id
+  ), audited as (
+    insert into audit_logs (event_type, identity_id, org_id, certificate_fingerprint, certificate_subject, client_ip)
+    select $18, identity_id, org_id, fingerprint, subject, client_ip from current
   )
-  insert into audit_logs (event_type, identity_id, org_id, reason_code, certificate_fingerprint, certificate_subject, client_ip)
-  select $11, $12, $13, $14, $15, $16, $17 from issued`;
+  select id::text from issued`;
 
 interface LookupRow {
   identity: { id: string; orgId: string };
   org: { id: string; slug: string; rootOrgId: string };
   tlsCertAuth: {
     id: string;
-    /** updated_at as the database prints it: part of the TrustCache key. */
+    /** updated_at as the database prints it: part of the TrustCache key, and checked when the token is written. */
     version: string;
     accessTokenTTL: number;
     accessTokenMaxTTL: number;
@@ -194,55 +243,109 @@ interface LookupRow {
   } | null;
 }
 
-/** The login's two hot statements, prepared once per database handle. */
-const statements = new WeakMap<Db, { lookup: (identityId: string) => Promise<LookupRow | null>; record: PreparedStatement }>();
-function statementsFor(db: Db) {
-  let prepared = statements.get(db);
-  if (!prepared) {
-    const lookup = prepareStatement(db, "certauth_login_lookup", LOOKUP);
-    prepared = {
-      lookup: async (identityId) => {
-        const [r] = await lookup([identityId]);
-        if (!r) return null;
-        const [id, orgId, slug, rootOrgId, configId, version, ttl, maxTtl, usesLimit, bind] = r;
-        return {
-          identity: { id: id!, orgId: orgId! },
-          org: { id: orgId!, slug: slug!, rootOrgId: rootOrgId! },
-          tlsCertAuth:
-            configId == null
-              ? null
-              : {
-                  id: configId,
-                  version: version!,
-                  accessTokenTTL: Number(ttl),
-                  accessTokenMaxTTL: Number(maxTtl),
-                  accessTokenNumUsesLimit: Number(usesLimit),
-                  bindTokensToCertificate: bind === "true",
-                },
-        };
+/** One issued token as RECORD_ISSUED takes it: every value in text form. */
+interface IssuedRecord {
+  id: string;
+  identityId: string;
+  orgId: string;
+  createdAt: string;
+  expiresAt: string;
+  accessTokenTTL: string;
+  accessTokenMaxTTL: string;
+  numUsesLimit: string;
+  certThumbprint: string | null;
+  configId: string;
+  configVersion: string;
+  homeOrgId: string;
+  homeOrgSlug: string;
+  fingerprint: string;
+  subject: string;
+  clientIp: string;
+}
+
+/** Identities whose last-read rows are kept; past it the oldest go. A row costs a few hundred bytes. */
+const REMEMBERED_ROWS = 10_000;
+/** Logins per statement at most. */
+const MAX_BATCH = 64;
+
+interface LoginState {
+  lookup: GroupCommit<string, LookupRow | null>;
+  record: GroupCommit<IssuedRecord, boolean>;
+  rows: Map<string, LookupRow>;
+  remember(identityId: string, row: LookupRow): void;
+}
+
+/** Per database handle: the login's two statements (prepared once, batched) and the last-read rows. */
+const states = new WeakMap<Db, LoginState>();
+function stateFor(db: Db): LoginState {
+  let state = states.get(db);
+  if (state) return state;
+  const concurrency = isEmbedded(db) ? 1 : 2;
+  const lookup = prepareStatement(db, "certauth_login_lookup", LOOKUP);
+  const record = prepareStatement(db, "certauth_login_record", RECORD_ISSUED);
+  const rows = new Map<string, LookupRow>();
+  state = {
+    rows,
+    remember(identityId, row) {
+      if (!row.tlsCertAuth) return;
+      if (rows.size >= REMEMBERED_ROWS) rows.delete(rows.keys().next().value!);
+      rows.set(identityId, row);
+    },
+    lookup: new GroupCommit(
+      async (ids) => {
+        const found = new Map<string, LookupRow>();
+        for (const r of await lookup([pgArray(ids)])) {
+          const row = lookupRow(r);
+          found.set(row.identity.id, row);
+        }
+        return ids.map((id) => found.get(id) ?? null);
       },
-      record: prepareStatement(db, "certauth_login_record", RECORD_ISSUED),
-    };
-    statements.set(db, prepared);
-  }
-  return prepared;
+      { maxBatch: MAX_BATCH, concurrency },
+    ),
+    record: new GroupCommit(
+      async (records) => {
+        const column = (pick: (r: IssuedRecord) => string | null) => pgArray(records.map(pick));
+        const written = await record([
+          column((r) => r.id), column((r) => r.identityId), column((r) => r.orgId), column((r) => r.createdAt),
+          column((r) => r.expiresAt), column((r) => r.accessTokenTTL), column((r) => r.accessTokenMaxTTL),
+          column((r) => r.numUsesLimit), column((r) => r.certThumbprint), column((r) => r.configId),
+          column((r) => r.configVersion), column((r) => r.homeOrgId), column((r) => r.homeOrgSlug),
+          column((r) => r.fingerprint), column((r) => r.subject), column((r) => r.clientIp),
+          AUTH_METHOD, LOGIN_SUCCEEDED,
+        ]);
+        const ids = new Set(written.map((r) => r[0]));
+        return records.map((r) => ids.has(r.id));
+      },
+      { maxBatch: MAX_BATCH, concurrency },
+    ),
+  };
+  states.set(db, state);
+  return state;
+}
+
+function lookupRow(r: TextRow): LookupRow {
+  const [id, orgId, slug, rootOrgId, configId, version, ttl, maxTtl, usesLimit, bind] = r;
+  return {
+    identity: { id: id!, orgId: orgId! },
+    org: { id: orgId!, slug: slug!, rootOrgId: rootOrgId! },
+    tlsCertAuth:
+      configId == null
+        ? null
+        : {
+            id: configId,
+            version: version!,
+            accessTokenTTL: Number(ttl),
+            accessTokenMaxTTL: Number(maxTtl),
+            accessTokenNumUsesLimit: Number(usesLimit),
+            bindTokensToCertificate: bind === "true",
+          },
+  };
 }
 
 async function loadTrustSettings(db: Db, configId: string) {
   const [configuration] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.id, configId)).limit(1);
   if (!configuration) throw notFound("TLS cert auth is not attached to this identity.");
   return trustSettingsOf(configuration);
-}
-
-async function recordIssuedToken(db: Db, rows: { token: TokenRow; audit: AuditEvent }) {
-  const t = rows.token;
-  const a = rows.audit;
-  await statementsFor(db).record([
-    t.id!, t.identityId, t.orgId, t.authMethod, t.createdAt!.toISOString(), t.expiresAt.toISOString(),
-    String(t.accessTokenTTL), String(t.accessTokenMaxTTL), String(t.numUsesLimit ?? 0), t.certThumbprint ?? null,
-    a.eventType, a.identityId ?? null, a.orgId ?? null, a.reasonCode ?? null,
-    a.certificateFingerprint ?? null, a.certificateSubject ?? null, a.clientIp ?? null,
-  ]);
 }
 
 async function auditFailure(deps: LoginDeps, request: LoginRequest, facts: AttemptFacts, reasonCode: string | null) {

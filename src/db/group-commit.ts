@@ -1,0 +1,68 @@
+/**
+ * Group commit: callers submit one item each; while a batch is in the database, the items that arrive
+ * queue up and go together as the next batch, in one statement. A lone caller waits for nobody: its item
+ * leaves at once. Under load, one durable write serves many logins instead of one each.
+ */
+export class GroupCommit<I, O> {
+  private readonly queue: { item: I; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
+  private running = 0;
+
+  /**
+   * @param run answers a batch: one output per item, in order. It runs again item by item when a batch of
+   *   several fails, so one item's error never fails the others.
+   * @param concurrency batches in the database at once (1 for PGlite, which runs one statement at a time).
+   */
+  constructor(
+    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly options: { maxBatch: number; concurrency: number },
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (this.running < this.options.concurrency) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running++;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch);
+        try {
+          const outputs = await this.run(batch.map((b) => b.item));
+          batch.forEach((b, i) => b.resolve(outputs[i]!));
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          for (const b of batch) {
+            try {
+              const [output] = await this.run([b.item]);
+              b.resolve(output!);
+            } catch (single) {
+              b.reject(single);
+            }
+          }
+        }
+      }
+    } finally {
+      this.running--;
+    }
+  }
+}
+
+/**
+ * A PostgreSQL array literal in text form (`{"a","b",NULL}`), for one parameter that a statement unnests:
+ * every element quoted, backslash and double quote escaped, null as NULL.
+ */
+export function pgArray(values: readonly (string | null)[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ",";
+    const v = values[i];
+    out += v === null || v === undefined ? "NULL" : `"${v.replace(/[\\"]/g, "\\$&")}"`;
+  }
+  return out + "}";
+}
