@@ -1,0 +1,81 @@
+/**
+ * One server of `bench/http-path.ts`: a stage of the service's HTTP path behind the real mTLS listener.
+ *
+ *   STAGE=bridge  the service's node:tls → node:http bridge and IncomingMessage ⇄ Request conversion, with a
+ *                 trivial fetch that answers a fixed login-shaped JSON body (200 when the peer sent a certificate)
+ *   STAGE=app     the full app (every middleware, the login route's rate limiter, validation, client certificate
+ *                 and client IP, c.json) behind the same bridge, with src/login/service.ts replaced, in this
+ *                 process only, by a stub that reads the chain and answers a fixed token: no database (none is
+ *                 opened), no signing
+ *
+ *   PORT=… TLS_CERT_FILE=… TLS_KEY_FILE=… STAGE=bridge|app bun bench/http-path-server.ts
+ *
+ * The ceiling (the bare handler) is bench/ceiling-server.ts.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const stage = process.env.STAGE ?? "bridge";
+const ACCESS_TOKEN = "x".repeat(560);
+const port = Number(process.env.PORT ?? 0);
+
+let listening: { port: number };
+if (stage === "bridge") {
+  const { createTlsBridge } = await import("../src/adapters/shared/tls-bridge.ts");
+  const { readFileSync } = await import("node:fs");
+  const body = JSON.stringify({ accessToken: ACCESS_TOKEN, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" });
+  const bridge = createTlsBridge(
+    async (request, env) => {
+      await request.arrayBuffer();
+      return new Response(body, { status: env.peer.certificateChain.length > 0 ? 200 : 400, headers: { "content-type": "application/json" } });
+    },
+    {
+      tls: { cert: readFileSync(process.env.TLS_CERT_FILE!, "utf8"), key: readFileSync(process.env.TLS_KEY_FILE!, "utf8") },
+      requestCert: true,
+      maxHeaderSize: 16 * 1024,
+      maxBodySize: 64 * 1024,
+    },
+  );
+  listening = await bridge.listen(port, "127.0.0.1");
+} else {
+  // Everything the login route does except the login itself: the stub still asks for the chain (a 400 without one).
+  Bun.plugin({
+    name: "stub-login-service",
+    setup(build) {
+      build.onLoad({ filter: /src\/login\/service\.ts$/ }, () => ({
+        loader: "ts",
+        contents: `
+          import { badRequest } from "../errors.ts";
+          export async function login(_deps, request) {
+            if (!request.chain()) throw badRequest("A client certificate is required.");
+            return { accessToken: ${JSON.stringify(ACCESS_TOKEN)}, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" };
+          }`,
+      }));
+    },
+  });
+  const { readFileSync } = await import("node:fs");
+  const { createApp } = await import("../src/app.ts");
+  const { loadConfig } = await import("../src/config.ts");
+  const { createLogger } = await import("../src/log.ts");
+  const { startBunServer } = await import("../src/adapters/bun/server.ts");
+  type Service = import("../src/adapters/shared/bootstrap.ts").Service;
+  const config = loadConfig({
+    DATA_DIR: mkdtempSync(join(tmpdir(), "certauth-http-path-")),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    LOGIN_RATE_LIMIT: "1000000",
+    TRUSTED_PROXIES: process.env.TRUSTED_PROXIES,
+  });
+  // No database and no signer: nothing on the login route's path touches them once the service is stubbed.
+  const unused = new Proxy({}, { get: (_, name) => { throw new Error(`http-path bench: the app touched ${String(name)}`); } });
+  const log = createLogger(config.LOG_LEVEL);
+  const database = { db: unused, driver: "none", ping: async () => {}, close: async () => {} } as unknown as Service["database"];
+  const app = createApp({ config, database, log, clock: () => new Date(), adminTokenHash: new Uint8Array(32), signer: unused as Service["signer"] });
+  const tls = { cert: readFileSync(process.env.TLS_CERT_FILE!, "utf8"), key: readFileSync(process.env.TLS_KEY_FILE!, "utf8") };
+  const service = { app, config, database, log, tls, signer: unused } as Service;
+  listening = await startBunServer(service, port, "127.0.0.1");
+}
+console.error(`http-path ${stage}: listening on ${listening.port}`);
+const stop = () => process.exit(0);
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
