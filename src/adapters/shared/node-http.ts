@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  * The body is read up to `maxBody` + 1 bytes: enough for the app's body limit to answer 413 in its
  * own error format, without ever buffering more.
  */
-export async function toWebRequest(incoming: IncomingMessage, maxBody: number): Promise<{ request: Request; truncated: boolean }> {
+export function toWebRequest(incoming: IncomingMessage, maxBody: number): Promise<{ request: Request; truncated: boolean }> {
   const method = incoming.method ?? "GET";
   const headers = new Headers();
   const raw = incoming.rawHeaders;
@@ -14,22 +14,52 @@ export async function toWebRequest(incoming: IncomingMessage, maxBody: number): 
   const url = `https://${safeHost(headers.get("host"))}${incoming.url?.startsWith("/") ? incoming.url : "/"}`;
   if (method === "GET" || method === "HEAD") {
     incoming.resume();
-    return { request: new Request(url, { method, headers }), truncated: false };
+    return Promise.resolve({ request: new Request(url, { method, headers }), truncated: false });
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of incoming as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    chunks.push(chunk);
-    if (size > maxBody) {
-      truncated = true;
-      break;
-    }
-  }
-  const body = concat(chunks, size);
-  if (truncated) headers.set("content-length", String(body.length));
-  return { request: new Request(url, { method, headers, body }), truncated };
+  return readBody(incoming, maxBody).then(({ body, truncated }) => {
+    if (truncated) headers.set("content-length", String(body.length));
+    return { request: new Request(url, { method, headers, body }), truncated };
+  });
+}
+
+/**
+ * The body, up to `maxBody` + 1 bytes, with plain listeners (an async iterator costs a promise per chunk).
+ * Past the limit the request stream is destroyed, as leaving a `for await` loop early does.
+ */
+function readBody(incoming: IncomingMessage, maxBody: number): Promise<{ body: Uint8Array<ArrayBuffer>; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const done = (truncated: boolean) => {
+      incoming.off("data", onData);
+      incoming.off("end", onEnd);
+      incoming.off("error", onError);
+      incoming.off("close", onClose);
+      // A late error (the client going away) has nobody left to tell.
+      incoming.on("error", ignore);
+      if (truncated) incoming.destroy();
+      resolve({ body: concat(chunks, size), truncated });
+    };
+    const onData = (chunk: Uint8Array) => {
+      size += chunk.length;
+      chunks.push(chunk);
+      if (size > maxBody) done(true);
+    };
+    const onEnd = () => done(false);
+    const fail = (err: Error) => {
+      incoming.off("data", onData);
+      incoming.off("end", onEnd);
+      incoming.off("close", onClose);
+      reject(err);
+    };
+    const onError = (err: Error) => fail(err);
+    // Closed before its end (the client went away): the body is incomplete.
+    const onClose = () => fail(new Error("request body ended prematurely"));
+    incoming.on("data", onData);
+    incoming.on("end", onEnd);
+    incoming.on("error", onError);
+    incoming.on("close", onClose);
+  });
 }
 
 export async function writeWebResponse(response: Response, outgoing: ServerResponse, closeConnection: boolean): Promise<void> {
@@ -44,9 +74,15 @@ export async function writeWebResponse(response: Response, outgoing: ServerRespo
   if (closeConnection) headers.connection = "close";
   const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
   if (body) headers["content-length"] = String(body.length);
+  // Head and body in one socket write (one TLS record, one syscall): Bun's node:http writes them separately.
+  const socket = outgoing.socket;
+  socket?.cork();
   outgoing.writeHead(response.status, headers);
   outgoing.end(body);
+  socket?.uncork();
 }
+
+function ignore(): void {}
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
