@@ -11,6 +11,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Whether a line at `level` would be written: lets a caller skip building fields nobody reads. */
+  enabled(level: Exclude<LogLevel, "silent">): boolean;
 }
 
 export type LogFormat = "json" | "pretty";
@@ -46,9 +48,33 @@ function prettyLine(level: Exclude<LogLevel, "silent">, time: string, msg: strin
   return `${time.slice(11, 23)} ${COLORS[level]}${level.toUpperCase().padEnd(5)}\x1b[0m ${parts.join(" ")}`;
 }
 
+/**
+ * stdout, a batch at a time: the lines of one turn of the event loop go out in one console.log (a call costs
+ * ~25 µs on Bun's server path, a third of a bare request). A warning or an error flushes at once, and so does
+ * the process's exit, so that nothing before a crash or a shutdown is held back.
+ */
+let pending: string[] = [];
+let hooked = false;
+function flushPending(): void {
+  if (pending.length === 0) return;
+  const lines = pending;
+  pending = [];
+  console.log(lines.join("\n"));
+}
+function batchedStdout(line: string, urgent: boolean): void {
+  const first = pending.push(line) === 1;
+  if (urgent || pending.length >= 256) return flushPending();
+  if (!first) return;
+  if (!hooked) {
+    hooked = true;
+    (globalThis as { process?: { on?(event: string, fn: () => void): void } }).process?.on?.("exit", flushPending);
+  }
+  setTimeout(flushPending, 0);
+}
+
 export function createLogger(
   level: LogLevel,
-  write: (line: string) => void = (l) => console.log(l),
+  write?: (line: string) => void,
   format: LogFormat = defaultFormat(),
 ): Logger {
   const at = (lvl: Exclude<LogLevel, "silent">) => (msg: string, fields?: Record<string, unknown>) => {
@@ -56,7 +82,9 @@ export function createLogger(
     const time = new Date().toISOString();
     const safe: Record<string, unknown> = {};
     if (fields) for (const key in fields) safe[key] = redact(fields[key]);
-    write(format === "pretty" ? prettyLine(lvl, time, msg, safe) : JSON.stringify({ level: lvl, time, msg, ...safe }));
+    const line = format === "pretty" ? prettyLine(lvl, time, msg, safe) : JSON.stringify({ level: lvl, time, msg, ...safe });
+    if (write) write(line);
+    else batchedStdout(line, ORDER[lvl] >= ORDER.warn);
   };
-  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), enabled: (lvl) => ORDER[lvl] >= ORDER[level] };
 }
