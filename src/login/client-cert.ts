@@ -3,10 +3,10 @@
  * A forwarded header from anyone outside TRUSTED_PROXIES is never parsed.
  */
 import type { Context } from "hono";
-import { getPeer } from "../adapters/peer.ts";
+import { getPeer, type PeerInfo } from "../adapters/peer.ts";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "../http/env.ts";
-import { canonicalIp, ipInRanges } from "../net/ip.ts";
+import { canonicalIp, ipInRanges, type Cidr } from "../net/ip.ts";
 import { decodeForwardedCertificate } from "./forwarded.ts";
 
 const RFC9440_HEADER = "client-cert";
@@ -17,7 +17,7 @@ export function clientCertificateChain(c: Context<AppEnv>, config: Config): Uint
   const peer = getPeer(c);
   const source = config.CLIENT_CERT_SOURCE;
   // A trusted proxy's forwarded certificate wins over the proxy's own TLS certificate.
-  if (source.header && ipInRanges(peer.remoteAddress, config.TRUSTED_PROXIES)) {
+  if (source.header && fromTrustedProxy(peer, config.TRUSTED_PROXIES)) {
     const value = c.req.raw.headers.get(config.CLIENT_CERT_HEADER);
     if (value !== null && value.trim() !== "") {
       const chain = config.CLIENT_CERT_HEADER === RFC9440_HEADER ? c.req.raw.headers.get(RFC9440_CHAIN_HEADER) : null;
@@ -30,8 +30,19 @@ export function clientCertificateChain(c: Context<AppEnv>, config: Config): Uint
 
 /** The TCP peer, or behind trusted proxies the nearest X-Forwarded-For address that is not itself a trusted proxy. */
 export function clientIp(c: Context<AppEnv>, config: Config): string {
-  const peer = getPeer(c).remoteAddress;
-  if (!ipInRanges(peer, config.TRUSTED_PROXIES)) return peer;
+  const info = getPeer(c);
+  if (!fromTrustedProxy(info, config.TRUSTED_PROXIES)) return info.remoteAddress;
+  // Asked by the rate limiter, the login and the request's log line: X-Forwarded-For is read once per request.
+  const known = forwardedIps.get(c);
+  if (known && known.config === config) return known.ip;
+  const ip = forwardedClientIp(c, info.remoteAddress, config);
+  forwardedIps.set(c, { config, ip });
+  return ip;
+}
+
+const forwardedIps = new WeakMap<object, { config: Config; ip: string }>();
+
+function forwardedClientIp(c: Context<AppEnv>, peer: string, config: Config): string {
   const forwarded = c.req.raw.headers.get("x-forwarded-for");
   if (!forwarded) return peer;
   let nearest = peer;
@@ -44,6 +55,20 @@ export function clientIp(c: Context<AppEnv>, config: Config): string {
     nearest = address;
   }
   return nearest;
+}
+
+/**
+ * Whether the TCP peer is in TRUSTED_PROXIES, decided once per PeerInfo (the bridge keeps one per connection)
+ * and list of ranges; without trusted proxies no address is even parsed.
+ */
+const trustedPeers = new WeakMap<PeerInfo, { ranges: readonly Cidr[]; trusted: boolean }>();
+function fromTrustedProxy(peer: PeerInfo, ranges: readonly Cidr[]): boolean {
+  if (ranges.length === 0) return false;
+  const known = trustedPeers.get(peer);
+  if (known && known.ranges === ranges) return known.trusted;
+  const trusted = ipInRanges(peer.remoteAddress, ranges);
+  trustedPeers.set(peer, { ranges, trusted });
+  return trusted;
 }
 
 /** An X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `::1` or `[::1]:5678`; null when not an address. */
