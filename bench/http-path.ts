@@ -11,6 +11,11 @@
  * ceiling measured in the same rounds. Only ratios mean anything on a shared machine.
  *
  *   bun bench/http-path.ts [--rounds 4] [--duration 3] [--connections 16] [--workers 1] [--log-level info]
+ *                          [--stages ceiling,bridge,app,app-silent] [--mode keep-alive|handshake] [--compare DIR]
+ *
+ *   app-silent  the app with LOG_LEVEL=silent: what the request log line costs
+ *   --compare   also runs the bridge and app stages of another checkout (e.g. a `git worktree` of the commit
+ *               before a change, with node_modules linked in), as base-bridge and base-app, in the same rounds
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +32,8 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "1" },
     "log-level": { type: "string", default: "info" },
     mode: { type: "string", default: "keep-alive" },
+    stages: { type: "string", default: "ceiling,bridge,app" },
+    compare: { type: "string" },
   },
 });
 
@@ -34,11 +41,15 @@ const dir = mkdtempSync(join(tmpdir(), "certauth-http-path-"));
 try {
   const pki = await makeBenchPki(dir, 0);
   const tlsEnv = { TLS_CERT_FILE: pki.serverCertFile, TLS_KEY_FILE: pki.serverKeyFile };
-  const servers: Record<string, Server> = {
-    ceiling: await startServer([BUN, join(ROOT, "bench/ceiling-server.ts")], { ...tlsEnv, PEER_READ: "request" }, /listening/),
-    bridge: await startServer([BUN, join(ROOT, "bench/http-path-server.ts")], { ...tlsEnv, STAGE: "bridge" }, /listening/),
-    app: await startServer([BUN, join(ROOT, "bench/http-path-server.ts")], { ...tlsEnv, STAGE: "app", LOG_LEVEL: args["log-level"]! }, /listening/),
+  const stages = args.stages!.split(",");
+  const serverOf = (root: string, stage: string): Promise<Server> => {
+    if (stage === "ceiling") return startServer([BUN, join(root, "bench/ceiling-server.ts")], { ...tlsEnv, PEER_READ: "request" }, /listening/);
+    const [name, level] = stage === "app-silent" ? ["app", "silent"] : [stage, args["log-level"]!];
+    return startServer([BUN, join(root, "bench/http-path-server.ts")], { ...tlsEnv, STAGE: name, LOG_LEVEL: level }, /listening/);
   };
+  const servers: Record<string, Server> = {};
+  for (const stage of stages) servers[stage] = await serverOf(ROOT, stage);
+  if (args.compare) for (const stage of stages.filter((s) => s !== "ceiling")) servers[`base-${stage}`] = await serverOf(args.compare, stage);
   const totals: Record<string, { cpu: number; requests: number; statuses: Record<string, number> }> = {};
   const body = JSON.stringify({ identityId: "00000000-0000-4000-8000-000000000000" });
   for (let round = 0; round <= Number(args.rounds); round++) {
@@ -69,14 +80,14 @@ try {
       total.cpu += cpu * windowShare;
       total.requests += result.requests;
       for (const [k, v] of Object.entries(result.statuses)) total.statuses[k] = (total.statuses[k] ?? 0) + v;
-      console.error(`round ${round} ${name.padEnd(8)} ${((cpu * windowShare * 1000) / result.requests).toFixed(0).padStart(6)} µs/req  ${(result.requests / (result.elapsedMs / 1000)).toFixed(0)} req/s`);
+      console.error(`round ${round} ${name.padEnd(15)} ${((cpu * windowShare * 1000) / result.requests).toFixed(0).padStart(6)} µs/req  ${(result.requests / (result.elapsedMs / 1000)).toFixed(0)} req/s`);
     }
   }
   const ceiling = totals.ceiling!.cpu / totals.ceiling!.requests;
   console.log(`server CPU per request (${args.mode}, ${args.connections} connections, LOG_LEVEL=${args["log-level"]}):`);
   for (const [name, t] of Object.entries(totals)) {
     const perReq = t.cpu / t.requests;
-    console.log(`  ${name.padEnd(8)} ${(perReq * 1000).toFixed(0).padStart(6)} µs   ${(perReq / ceiling).toFixed(2).padStart(5)}× ceiling   statuses ${JSON.stringify(t.statuses)}`);
+    console.log(`  ${name.padEnd(15)} ${(perReq * 1000).toFixed(0).padStart(6)} µs   ${(perReq / ceiling).toFixed(2).padStart(5)}× ceiling   statuses ${JSON.stringify(t.statuses)}`);
   }
 } finally {
   await stopAll();

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/env.ts";
 import type { Metrics } from "./registry.ts";
@@ -25,22 +26,30 @@ export function metricsMiddleware(metrics: Metrics) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const started = performance.now();
     await next();
-    const status = c.res.status;
-    const reason = c.get("reasonCode");
-    metrics.responses.inc(String(status));
-    const path = c.req.path;
-    if (path === LOGIN_PATH && c.req.method === "POST") {
-      metrics.loginDuration.observe((performance.now() - started) / 1000);
-      if (status === 200) {
-        metrics.logins.inc("success", "ok");
-        metrics.tokensIssued++;
-      } else {
-        metrics.logins.inc("failure", reason ?? FAILURE_CLASS[status] ?? `http_${status}`);
-      }
-      return;
-    }
-    if (reason) metrics.tokenRefusals.inc(reason);
-    else if (status === 200 && path === RENEW_PATH) metrics.tokensRenewed++;
-    else if (status === 200 && path === REVOKE_PATH) metrics.tokensRevoked++;
+    observe(metrics, c, started);
   });
 }
+
+/** Records one answered request; `started` is its performance.now() at arrival. */
+export function observe(metrics: Metrics, c: Context<AppEnv>, started: number): void {
+  const status = c.res.status;
+  const reason = c.get("reasonCode");
+  metrics.responses.inc(statusLabel(status));
+  const path = c.req.path;
+  if (path === LOGIN_PATH && c.req.method === "POST") {
+    metrics.loginDuration.observe((performance.now() - started) / 1000);
+    if (status === 200) {
+      metrics.logins.inc("success", "ok");
+      metrics.tokensIssued++;
+    } else {
+      metrics.logins.inc("failure", reason ?? FAILURE_CLASS[status] ?? `http_${status}`);
+    }
+    return;
+  }
+  if (reason) metrics.tokenRefusals.inc(reason);
+  else if (status === 200 && path === RENEW_PATH) metrics.tokensRenewed++;
+  else if (status === 200 && path === REVOKE_PATH) metrics.tokensRevoked++;
+}
+
+const STATUS_LABELS: string[] = [];
+const statusLabel = (status: number) => (STATUS_LABELS[status] ??= String(status));
