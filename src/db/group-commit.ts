@@ -62,7 +62,9 @@ export function pgArray(values: readonly (string | null)[]): string {
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ",";
     const v = values[i];
-    out += v === null || v === undefined ? "NULL" : `"${v.replace(/[\\"]/g, "\\$&")}"`;
+    if (v === null || v === undefined) out += "NULL";
+    else if (v.includes("\\") || v.includes('"')) out += `"${v.replace(/[\\"]/g, "\\$&")}"`;
+    else out += `"${v}"`;
   }
   return out + "}";
 }
