@@ -79,3 +79,33 @@ describe("request logs", () => {
     expect(lines[0]).not.toStartWith("{");
   });
 });
+
+describe("the default stdout writer", () => {
+  it("batches lines but writes every one, in order, also when the process exits at once", async () => {
+    const script = [
+      `import { createLogger } from ${JSON.stringify(`${import.meta.dir}/../../src/log.ts`)};`,
+      `const log = createLogger("info", undefined, "json");`,
+      `for (let i = 0; i < 300; i++) log.info("line", { i });`,
+      `log.info("last before exit");`,
+      `process.exit(3);`,
+    ].join("\n");
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    expect(code).toBe(3);
+    const lines = out.trim().split("\n").map((line) => JSON.parse(line));
+    expect(lines.map((l) => l.i ?? l.msg)).toEqual([...Array.from({ length: 300 }, (_, i) => i), "last before exit"]);
+  });
+
+  it("writes a warning at once, after the info lines before it", async () => {
+    const script = [
+      `import { createLogger } from ${JSON.stringify(`${import.meta.dir}/../../src/log.ts`)};`,
+      `const log = createLogger("info", undefined, "json");`,
+      `log.info("first"); log.warn("second");`,
+      `console.log("after");`,
+      `await new Promise((r) => setTimeout(r, 5));`,
+    ].join("\n");
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe" });
+    const out = await new Response(child.stdout).text();
+    expect(out.trim().split("\n")).toEqual([expect.stringContaining('"first"'), expect.stringContaining('"second"'), "after"]);
+  });
+});

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
  * node:http ⇄ fetch, built on standard Request/Response on every runtime. (@hono/node-server's
  * lightweight Request is not a Request to Bun, and middleware that re-wraps it loses the method.)
  * The body is read up to `maxBody` + 1 bytes: enough for the app's body limit to answer 413 in its
- * own error format, without ever buffering more.
+ * own error format, without ever buffering more. The request reaches the app with a body of known length.
  */
 export function toWebRequest(incoming: IncomingMessage, maxBody: number): Promise<{ request: Request; truncated: boolean }> {
   const method = incoming.method ?? "GET";
@@ -17,17 +17,21 @@ export function toWebRequest(incoming: IncomingMessage, maxBody: number): Promis
     return Promise.resolve({ request: new Request(url, { method, headers }), truncated: false });
   }
   return readBody(incoming, maxBody).then(({ body, truncated }) => {
-    if (truncated) headers.set("content-length", String(body.length));
+    // The body is in memory now: its length is known, so the app's body limit checks the header instead of
+    // streaming a chunked body through again (past the cap, the length says over the limit: a 413).
+    headers.delete("transfer-encoding");
+    headers.set("content-length", String(body.length));
     return { request: new Request(url, { method, headers, body }), truncated };
   });
 }
 
 /**
  * The body, up to `maxBody` + 1 bytes, with plain listeners (an async iterator costs a promise per chunk).
- * Past the limit the request stream is destroyed, as leaving a `for await` loop early does.
+ * Past the limit reading stops; the response then closes the connection (see writeWebResponse).
  */
 function readBody(incoming: IncomingMessage, maxBody: number): Promise<{ body: Uint8Array<ArrayBuffer>; truncated: boolean }> {
   return new Promise((resolve, reject) => {
+    if (incoming.destroyed) return reject(new Error("request closed before its body was read"));
     const chunks: Uint8Array[] = [];
     let size = 0;
     const done = (truncated: boolean) => {
@@ -37,7 +41,8 @@ function readBody(incoming: IncomingMessage, maxBody: number): Promise<{ body: U
       incoming.off("close", onClose);
       // A late error (the client going away) has nobody left to tell.
       incoming.on("error", ignore);
-      if (truncated) incoming.destroy();
+      // The rest of an oversized body is left unread; the answer closes the connection.
+      if (truncated) incoming.pause();
       resolve({ body: concat(chunks, size), truncated });
     };
     const onData = (chunk: Uint8Array) => {
@@ -64,12 +69,12 @@ function readBody(incoming: IncomingMessage, maxBody: number): Promise<{ body: U
 
 export async function writeWebResponse(response: Response, outgoing: ServerResponse, closeConnection: boolean): Promise<void> {
   const headers: Record<string, string | string[]> = {};
+  let cookies = false;
   response.headers.forEach((value, name) => {
-    if (name === "set-cookie") return;
-    headers[name] = value;
+    if (name === "set-cookie") cookies = true;
+    else headers[name] = value;
   });
-  const cookies = response.headers.getSetCookie?.() ?? [];
-  if (cookies.length) headers["set-cookie"] = cookies;
+  if (cookies) headers["set-cookie"] = response.headers.getSetCookie();
   // The rest of an oversized body is never read, so this connection cannot carry another request.
   if (closeConnection) headers.connection = "close";
   const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
