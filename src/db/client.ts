@@ -68,13 +68,24 @@ export function setPgliteAssets(load: () => Promise<PgliteAssets>): void {
 }
 
 /**
+ * PGlite's postgres zero-fills its shared memory when it starts, so shared_buffers is resident from the first
+ * second: at PGlite's default (128MB) the WASM memory grows past its initial 128 MiB to 189 MiB, of which 151 MiB
+ * is resident, and the buffer pool then fills with table and index pages as logins write token rows. 16MB holds
+ * the service's working set (the login's identity/auth rows, the right edge of the token table and its indexes)
+ * and keeps the WASM memory within its initial 128 MiB, ~27 MiB of it resident (bench/memory.ts). Pages that fall
+ * out of the pool stay in the OS page cache of the data directory's files. wal_buffers follows at 1/32 (512kB).
+ * Only the memory settings are added: PGlite's defaults (durability included) are kept as they are.
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+
+/**
  * An in-memory database starts from a migrated snapshot made once per process: PGlite's initdb costs
  * seconds, loading a snapshot a fraction of that (tests open many in-memory databases).
  */
 let memoryTemplate: Promise<Blob> | undefined;
 function migratedMemoryTemplate(): Promise<Blob> {
   memoryTemplate ??= (async () => {
-    const client = await PGlite.create(await pgliteAssets());
+    const client = await PGlite.create({ startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) });
     try {
       await migrateDatabase({ db: drizzlePglite(client, { schema }) as unknown as Db, driver: "pglite", ping: async () => {}, close: async () => {} }, undefined);
       return await client.dumpDataDir("none");
@@ -89,8 +100,8 @@ function migratedMemoryTemplate(): Promise<Blob> {
 async function openPglite(options: OpenOptions): Promise<Database> {
   const client =
     options.url === "memory://"
-      ? await PGlite.create({ loadDataDir: await migratedMemoryTemplate(), ...(await pgliteAssets()) })
-      : await PGlite.create(`${options.dataDir.replace(/\/$/, "")}/pgdata`, await pgliteAssets());
+      ? await PGlite.create({ loadDataDir: await migratedMemoryTemplate(), startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) })
+      : await PGlite.create(`${options.dataDir.replace(/\/$/, "")}/pgdata`, { startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) });
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   let closed = false;
   return {
