@@ -1,14 +1,15 @@
 /**
  * `bun bench/http-path.ts` — server CPU per request of each stage of the HTTP path, side by side, over real
- * mTLS keep-alive connections with a client certificate (the load generator of `npm run bench`):
+ * mTLS connections with a client certificate (the load generator of `npm run bench`; keep-alive by default):
  *
  *   ceiling  bench/ceiling-server.ts: node:tls → node:http, peer chain read per request, fixed body
  *   bridge   the service's bridge and node:http ⇄ Request/Response conversion, trivial fetch (http-path-server.ts)
  *   app      the full app with the login route and a stubbed login service: no database, no signing
  *
- * All three servers run at once; rounds alternate between them so that load from other work on the machine
- * falls on all alike. Reported: server CPU (utime+stime from /proc) per request, in µs, and its ratio to the
- * ceiling measured in the same rounds. Only ratios mean anything on a shared machine.
+ * All servers run at once; rounds alternate between them so that load from other work on the machine falls
+ * on all alike (round 0 only warms up). Reported: server CPU (utime+stime from /proc, scaled to the worker's
+ * measured window) per request, in µs, and its ratio to the ceiling measured in the same rounds. Only ratios
+ * mean anything on a shared machine; expect ±15 % between runs, more in handshake mode.
  *
  *   bun bench/http-path.ts [--rounds 4] [--duration 3] [--connections 16] [--workers 1] [--log-level info]
  *                          [--stages ceiling,bridge,app,app-silent] [--mode keep-alive|handshake] [--compare DIR]
