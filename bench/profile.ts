@@ -63,6 +63,7 @@ try {
   let left = LOGINS;
   await Promise.all(Array.from({ length: callers }, async () => { while (left-- > 0) await fetchOnce(); }));
   const cpu = process.cpuUsage(cpu0);
+  console.log(`  rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
   console.log(
     `app.fetch login, ${callers} at once: ${(((performance.now() - t16) / LOGINS) * 1000).toFixed(0)} µs wall, ` +
       `${((cpu.user + cpu.system) / LOGINS).toFixed(0)} µs CPU per login`,
