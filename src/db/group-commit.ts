@@ -6,6 +6,7 @@
 export class GroupCommit<I, O> {
   private readonly queue: { item: I; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
   private running = 0;
+  private scheduled = false;
 
   /**
    * @param run answers a batch: one output per item, in order. It runs again item by item when a batch of
@@ -20,35 +21,46 @@ export class GroupCommit<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.running < this.options.concurrency) void this.drain();
+      this.schedule();
     });
   }
 
-  private async drain(): Promise<void> {
+  /**
+   * A batch leaves once the event loop has read every request that is ready, not in the middle of that
+   * (setImmediate runs after the loop's I/O): PGlite runs a statement synchronously, so leaving at the
+   * first submit() would send batches of one while the other requests wait unread in their sockets.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.running >= this.options.concurrency || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.send();
+    });
+  }
+
+  private async send(): Promise<void> {
+    if (this.running >= this.options.concurrency || this.queue.length === 0) return;
     this.running++;
+    const batch = this.queue.splice(0, this.options.maxBatch);
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.options.maxBatch);
-        try {
-          const outputs = await this.run(batch.map((b) => b.item));
-          batch.forEach((b, i) => b.resolve(outputs[i]!));
-        } catch (err) {
-          if (batch.length === 1) {
-            batch[0]!.reject(err);
-            continue;
-          }
-          for (const b of batch) {
-            try {
-              const [output] = await this.run([b.item]);
-              b.resolve(output!);
-            } catch (single) {
-              b.reject(single);
-            }
+      const outputs = await this.run(batch.map((b) => b.item));
+      batch.forEach((b, i) => b.resolve(outputs[i]!));
+    } catch (err) {
+      if (batch.length === 1) batch[0]!.reject(err);
+      else {
+        for (const b of batch) {
+          try {
+            const [output] = await this.run([b.item]);
+            b.resolve(output!);
+          } catch (single) {
+            b.reject(single);
           }
         }
       }
     } finally {
       this.running--;
+      this.schedule();
     }
   }
 }

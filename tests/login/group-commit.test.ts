@@ -26,6 +26,9 @@ function gate() {
   return { opened, open };
 }
 
+/** One turn of the event loop: what GroupCommit waits for before a batch leaves. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 describe("GroupCommit", () => {
   it("sends items that arrive while a batch is in flight together as the next batch, answers in order", async () => {
     const batches: number[][] = [];
@@ -39,12 +42,21 @@ describe("GroupCommit", () => {
       { maxBatch: 64, concurrency: 1 },
     );
     const lone = commit.submit(1);
-    const queued = [2, 3, 4, 5, 6].map((n) => commit.submit(n));
+    await turn();
     expect(batches).toEqual([[1]]);
+    const queued = [2, 3, 4, 5, 6].map((n) => commit.submit(n));
     first.open();
     expect(await lone).toBe(10);
     expect(await Promise.all(queued)).toEqual([20, 30, 40, 50, 60]);
     expect(batches).toEqual([[1], [2, 3, 4, 5, 6]]);
+  });
+
+  it("sends what was submitted in one turn of the event loop as one batch", async () => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number, number>(async (items) => (batches.push(items), items), { maxBatch: 64, concurrency: 1 });
+    expect(await Promise.all([1, 2, 3].map((n) => commit.submit(n)))).toEqual([1, 2, 3]);
+    expect(await commit.submit(4)).toBe(4);
+    expect(batches).toEqual([[1, 2, 3], [4]]);
   });
 
   it("caps a batch at maxBatch", async () => {
@@ -58,7 +70,9 @@ describe("GroupCommit", () => {
       },
       { maxBatch: 3, concurrency: 1 },
     );
-    const all = [0, 1, 2, 3, 4, 5, 6].map((n) => commit.submit(n));
+    const all = [commit.submit(0)];
+    await turn();
+    all.push(...[1, 2, 3, 4, 5, 6].map((n) => commit.submit(n)));
     first.open();
     expect(await Promise.all(all)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(batches).toEqual([[0], [1, 2, 3], [4, 5, 6]]);
