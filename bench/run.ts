@@ -185,7 +185,7 @@ async function rssCheck(runtime: Runtime, db: Db, prepared: Prepared, pki: Bench
   const server = await startService(runtime, prepared, pki);
   try {
     const body = [JSON.stringify({ identityId: prepared.seeded.directId })];
-    const samples: { logins: number; rssMiB: number }[] = [{ logins: 0, rssMiB: rssMiB(server.pid) }];
+    const samples: RssCheck["samples"] = [{ logins: 0, rssMiB: rssMiB(server.pid) }];
     let logins = 0;
     let errors = 0;
     for (const step of [total / 2, total / 2]) {
@@ -195,12 +195,13 @@ async function rssCheck(runtime: Runtime, db: Db, prepared: Prepared, pki: Bench
       );
       logins += r.requests;
       errors += r.requests - (r.statuses["200"] ?? 0);
-      samples.push({ logins, rssMiB: rssMiB(server.pid) });
-      log(`    rss after ${logins} logins: ${samples.at(-1)!.rssMiB.toFixed(1)} MiB`);
+      const atEnd = rssMiB(server.pid);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      samples.push({ logins, rssMiB: atEnd, restMiB: rssMiB(server.pid) });
+      log(`    rss after ${logins} logins: ${atEnd.toFixed(1)} MiB as the load ends, ${samples.at(-1)!.restMiB!.toFixed(1)} MiB 2 s later`);
     }
-    const half = samples[1]!.rssMiB;
-    const end = samples[2]!.rssMiB;
-    return { runtime, db, samples, errors, growthPct: ((end - half) / half) * 100 };
+    const growth = (pick: (s: RssCheck["samples"][number]) => number) => ((pick(samples[2]!) - pick(samples[1]!)) / pick(samples[1]!)) * 100;
+    return { runtime, db, samples, errors, growthPct: growth((s) => s.rssMiB), restGrowthPct: growth((s) => s.restMiB!) };
   } finally {
     await server.stop();
   }

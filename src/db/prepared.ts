@@ -29,27 +29,53 @@ export function isEmbedded(db: Db): boolean {
 }
 
 /**
- * Every PGlite call leaves buffers behind whose memory the garbage collector does not count as pressure
- * (about 3 KB of RSS per call), and the collector lets a busy service's heap swell by tens of MiB of
- * garbage between full collections. So, on Bun (Node and Deno have no such call without flags), every
- * so many statements: a quick collection (under 1 ms), and a full one (~25 ms with PGlite's heap) once
- * RSS has grown GARBAGE_ALLOWANCE past where the last full one left it. A few full collections per
- * 100,000 logins keep the service near its resting size.
+ * Every PGlite call leaves buffers behind that the garbage collector does not count as pressure (about
+ * 3 KB of RSS per call), so a busy service on PGlite swells by 100+ MiB before collections catch up.
+ * Collecting often under load costs ~20 % of login throughput (a full collection with PGlite's heap takes
+ * tens of ms), so on Bun (Node and Deno have no such call without flags) the service collects:
+ *  - once the database has been idle for IDLE_MS after a burst: the swelling goes when the load does;
+ *  - under sustained load, once RSS has grown PRESSURE_BYTES past where the last collection left it,
+ *    at most every PRESSURE_INTERVAL_MS.
  */
-const STATEMENTS_PER_COLLECTION = 200;
-const GARBAGE_ALLOWANCE = 8 * 2 ** 20;
-let statementsSinceCollection = 0;
-let rssAfterFullCollection = 0;
+const IDLE_MS = 1000;
+const PRESSURE_BYTES = 48 * 2 ** 20;
+const PRESSURE_INTERVAL_MS = 30_000;
+const STATEMENTS_PER_CHECK = 200;
 const bun = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+const collector = {
+  statements: 0,
+  sinceCheck: 0,
+  idleTimer: undefined as ReturnType<typeof setInterval> | undefined,
+  rssAfter: 0,
+  at: 0,
+  collect() {
+    bun!.gc(true);
+    this.rssAfter = process.memoryUsage.rss();
+    this.at = performance.now();
+  },
+};
 function countStatement() {
-  if (!bun || ++statementsSinceCollection < STATEMENTS_PER_COLLECTION) return;
-  statementsSinceCollection = 0;
-  const rss = process.memoryUsage.rss();
-  if (rssAfterFullCollection === 0 || rss > rssAfterFullCollection + GARBAGE_ALLOWANCE) {
-    bun.gc(true);
-    rssAfterFullCollection = process.memoryUsage.rss();
-  } else {
-    bun.gc(false);
+  if (!bun) return;
+  collector.statements++;
+  if (!collector.idleTimer) {
+    // Polls for quiet rather than re-arming a timer per statement; unref'd, so it never holds the process open.
+    let seen = -1;
+    collector.idleTimer = setInterval(() => {
+      if (collector.statements !== seen) {
+        seen = collector.statements;
+        return;
+      }
+      clearInterval(collector.idleTimer);
+      collector.idleTimer = undefined;
+      collector.collect();
+    }, IDLE_MS);
+    collector.idleTimer.unref?.();
+  }
+  if (++collector.sinceCheck < STATEMENTS_PER_CHECK) return;
+  collector.sinceCheck = 0;
+  if (collector.rssAfter === 0) collector.rssAfter = process.memoryUsage.rss();
+  if (process.memoryUsage.rss() > collector.rssAfter + PRESSURE_BYTES && performance.now() - collector.at > PRESSURE_INTERVAL_MS) {
+    collector.collect();
   }
 }
 
