@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/env.ts";
 import type { Metrics } from "./registry.ts";
 
@@ -19,18 +18,10 @@ const FAILURE_CLASS: Record<number, string> = {
 };
 
 /**
- * Counts each request from its outcome: the status and the reason code the error handler put in the context
- * (the same code as the `x-certauth-reason` header). Login timing covers the whole request, body included.
+ * Counts one answered request from its outcome: the status and the reason code the error handler put in the
+ * context (the same code as the `x-certauth-reason` header). `started` is its performance.now() at arrival, so
+ * login timing covers the whole request, body included. Called by the app's one request middleware.
  */
-export function metricsMiddleware(metrics: Metrics) {
-  return createMiddleware<AppEnv>(async (c, next) => {
-    const started = performance.now();
-    await next();
-    observe(metrics, c, started);
-  });
-}
-
-/** Records one answered request; `started` is its performance.now() at arrival. */
 export function observe(metrics: Metrics, c: Context<AppEnv>, started: number): void {
   const status = c.res.status;
   const reason = c.get("reasonCode");
