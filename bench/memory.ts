@@ -44,8 +44,6 @@ const LOGINS = Number(args.logins);
 const STEP = Number(args.step ?? LOGINS / 10);
 const CONNECTIONS = 16;
 const LOGIN_PATH = "/api/v1/auth/tls-cert-auth/login";
-const ADMIN_TOKEN = "bench-admin-token-0123456789abcdefghijklmnop";
-const KEY_ENCRYPTION_KEY = "bench-key-encryption-key-0123456789abcdef";
 
 const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
@@ -156,7 +154,7 @@ function scrapeMetrics(port: number, pki: BenchPki): Promise<Record<string, numb
 }
 
 async function service(pki: BenchPki, dataDir: string, directId: string) {
-  const { runLoad, startServer } = await import("./processes.ts");
+  const { runLoad, serviceEnv, startServer } = await import("./processes.ts");
   const { commandFor } = await import("../tests/helpers/processes.ts");
   // BUN_FLAGS="--smol" (say) adds runtime flags to npm start's command line, to measure them.
   const [file, ...rest] = commandFor("bun");
@@ -164,16 +162,7 @@ async function service(pki: BenchPki, dataDir: string, directId: string) {
   console.log(`  ${[file!.replace(ROOT + "/", ""), ...rest].join(" ")}   DATA_DIR on disk, ${CONNECTIONS} keep-alive mTLS connections`);
   const server = await startServer(
     [file!, ...rest],
-    {
-      DATA_DIR: dataDir,
-      HOST: "127.0.0.1",
-      TLS_CERT_FILE: pki.serverCertFile,
-      TLS_KEY_FILE: pki.serverKeyFile,
-      ADMIN_TOKEN,
-      KEY_ENCRYPTION_KEY,
-      LOGIN_RATE_LIMIT: "0",
-      LOG_LEVEL: "warn",
-    },
+    { DATA_DIR: dataDir, ...serviceEnv(pki, "warn") },
     /certauth: listening on/,
   );
   try {

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { WorkerJob, WorkerResult } from "./load-worker.ts";
+import type { BenchPki } from "./pki.ts";
 import { freePort } from "../tests/helpers/ports.ts";
 
 export const ROOT = resolve(import.meta.dir, "..");
@@ -116,5 +117,18 @@ export async function runLoad(job: WorkerJob, workers: number): Promise<WorkerRe
     elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
     latenciesUs: results.flatMap((r) => r.latenciesUs),
     cpuMs: results.reduce((s, r) => s + r.cpuMs, 0),
+  };
+}
+
+/** The environment a benchmarked service starts with (besides where its database is): TLS, fixed secrets, no rate limit. */
+export function serviceEnv(pki: BenchPki, logLevel: string): Record<string, string> {
+  return {
+    HOST: "127.0.0.1",
+    TLS_CERT_FILE: pki.serverCertFile,
+    TLS_KEY_FILE: pki.serverKeyFile,
+    ADMIN_TOKEN: "bench-admin-token-0123456789abcdefghijklmnop",
+    KEY_ENCRYPTION_KEY: "bench-key-encryption-key-0123456789abcdef",
+    LOGIN_RATE_LIMIT: "0",
+    LOG_LEVEL: logLevel,
   };
 }

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { createPostgresDatabase, postgresReachable } from "../tests/helpers/databases.ts";
 import { makeBenchPki, type BenchPki } from "./pki.ts";
 import { seed, type Seeded } from "./seed.ts";
-import { cpuMs, loadAverage, ROOT, rssMiB, runLoad, runtimeCommand, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
+import { cpuMs, loadAverage, ROOT, rssMiB, runLoad, runtimeCommand, serviceEnv, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
 import { renderMarkdown, renderSvg, type Measurement, type Report, type RssCheck } from "./report.ts";
 
 const { values: args } = parseArgs({
@@ -33,8 +33,6 @@ const WARMUP_MS = Number(args.warmup) * 1000;
 const CONNECTIONS = 16;
 const LOGIN_PATH = "/api/v1/auth/tls-cert-auth/login";
 const PG_URL = process.env.BENCH_PG_URL ?? process.env.PG_TEST_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const ADMIN_TOKEN = "bench-admin-token-0123456789abcdefghijklmnop";
-const KEY_ENCRYPTION_KEY = "bench-key-encryption-key-0123456789abcdef";
 const REVOKED = 100_000;
 const MANY = 100_000;
 
@@ -102,16 +100,7 @@ async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: Be
 function startService(runtime: Runtime, prepared: Prepared, pki: BenchPki): Promise<Server> {
   return startServer(
     runtimeCommand(runtime, `src/adapters/${runtime}/index.ts`),
-    {
-      ...prepared.env,
-      HOST: "127.0.0.1",
-      TLS_CERT_FILE: pki.serverCertFile,
-      TLS_KEY_FILE: pki.serverKeyFile,
-      ADMIN_TOKEN,
-      KEY_ENCRYPTION_KEY,
-      LOGIN_RATE_LIMIT: "0",
-      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info",
-    },
+    { ...prepared.env, ...serviceEnv(pki, process.env.BENCH_LOG_LEVEL ?? "info") },
     /certauth: listening on/,
   );
 }
