@@ -24,6 +24,8 @@ export interface Measurement {
   chain?: boolean;
   ceilingPerRequest?: Measurement;
   ceilingPerConnection?: Measurement | null;
+  /** login / ceiling of each round (ceiling and login take turns), lowest to highest spread of the pooled ratio. */
+  roundRatios?: number[];
 }
 
 export interface RssCheck {
@@ -39,7 +41,7 @@ export interface RssCheck {
 export interface Report {
   date: string;
   machine: { cpus: number; cpuModel: string; memoryGiB: number; bun: string; node: string; loadAverageBefore: number[]; loadAverageAfter: number[] };
-  settings: { connections: number; durationSeconds: number; warmupSeconds: number; full: boolean };
+  settings: { connections: number; durationSeconds: number; warmupSeconds: number; rounds?: number; full: boolean };
   measurements: Measurement[];
   rss: RssCheck[];
 }
@@ -65,14 +67,17 @@ const errorsOf = (m: Measurement) => {
   return n === 0 ? "0" : `${n} (${bad.map(([s, v]) => `${s}×${v}`).join(" ")}${m.socketErrors ? ` sock×${m.socketErrors}` : ""})`;
 };
 
+const rangeOf = (m: Measurement) =>
+  m.roundRatios && m.roundRatios.length > 1 ? ` ${Math.min(...m.roundRatios).toFixed(2)}–${Math.max(...m.roundRatios).toFixed(2)}` : "";
+
 export function renderMarkdown(report: Report): string {
   const { machine: mc, settings: st } = report;
   const lines = [
     `### certauth login vs bare mTLS server — ${report.date.slice(0, 10)}`,
     "",
     `${mc.cpus} × ${mc.cpuModel}, ${mc.memoryGiB} GiB; Bun ${mc.bun}, Node ${mc.node}; load average ${mc.loadAverageBefore.join(" ")} before, ${mc.loadAverageAfter.join(" ")} after (shared machine).`,
-    `${st.connections} connections, ${st.durationSeconds} s per measurement after ${st.warmupSeconds} s warm-up; ECDSA P-256 certificates, TLS 1.3.`,
-    `Ceiling = the same runtime's node:tls → node:http server answering a fixed body, peer chain read per request (per connection in parentheses), measured right before each login run.`,
+    `${st.connections} connections; ${st.rounds ?? 1} round(s) of ${st.durationSeconds} s per server after ${st.warmupSeconds} s warm-up each; ECDSA P-256 certificates, TLS 1.3.`,
+    `Ceiling = the same runtime's node:tls → node:http server answering a fixed body, peer chain read per request (per connection in parentheses). Ceiling and login take turns round by round; figures pool the rounds, and the range is the lowest and highest round's ratio.`,
     "",
     "| case | mode | login req/s | ceiling req/s | login / ceiling | p50 / p90 / p99 ms | p99/p50 | server µs/req (ceiling) | client µs/req | errors |",
     "|---|---|---:|---:|---:|---|---:|---|---:|---|",
@@ -84,7 +89,7 @@ export function renderMarkdown(report: Report): string {
     const scale = scaleRatio(report, m);
     lines.push(
       `| ${m.case}${scale !== null ? ` (p50 ${scale.toFixed(2)}× of 1-id, no-CRL)` : ""} | ${m.mode} | ${m.rps.toFixed(0)} | ${c.rps.toFixed(0)}${cc ? ` (${cc.rps.toFixed(0)})` : ""} | ` +
-        `**${r.toFixed(2)}×**${cc ? ` (${(m.rps / cc.rps).toFixed(2)}×)` : ""} ${r >= TARGET[m.mode] ? "✓" : "✗"} | ` +
+        `**${r.toFixed(2)}×**${rangeOf(m)}${cc ? ` (${(m.rps / cc.rps).toFixed(2)}×)` : ""} ${r >= TARGET[m.mode] ? "✓" : "✗"} | ` +
         `${m.p50Ms.toFixed(2)} / ${m.p90Ms.toFixed(2)} / ${m.p99Ms.toFixed(2)} | ${(m.p99Ms / m.p50Ms).toFixed(1)} | ` +
         `${m.serverCpuUsPerReq.toFixed(0)} (${c.serverCpuUsPerReq.toFixed(0)}) | ${m.clientCpuUsPerReq.toFixed(0)} | ${errorsOf(m)} |`,
     );

@@ -5,6 +5,7 @@
  *   npm run bench                 the default cases (a few minutes)
  *   npm run bench -- --full       every combination of runtime × database × identities × CRL × mode
  *   npm run bench -- --duration 8 --only bun  seconds per measurement; run cases whose name contains "bun"
+ *   npm run bench -- --rounds 5   ceiling and login take turns this many times per case and mode (default 3)
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -19,8 +20,9 @@ import { renderMarkdown, renderSvg, type Measurement, type Report, type RssCheck
 const { values: args } = parseArgs({
   options: {
     full: { type: "boolean", default: false },
-    duration: { type: "string", default: "5" },
-    warmup: { type: "string", default: "1.5" },
+    duration: { type: "string", default: "3" },
+    warmup: { type: "string", default: "1" },
+    rounds: { type: "string", default: "3" },
     only: { type: "string" },
     "rss-logins": { type: "string", default: "100000" },
     "no-rss": { type: "boolean", default: false },
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
 });
 
 const DURATION_MS = Number(args.duration) * 1000;
+const ROUNDS = Math.max(1, Number(args.rounds));
 const WARMUP_MS = Number(args.warmup) * 1000;
 const CONNECTIONS = 16;
 const LOGIN_PATH = "/api/v1/auth/tls-cert-auth/login";
@@ -97,9 +100,12 @@ async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: Be
   return prepared;
 }
 
+/** BENCH_SERVICE_FLAGS: runtime flags for the service only, e.g. `--cpu-prof-md --cpu-prof-dir=/tmp/prof`. */
 function startService(runtime: Runtime, prepared: Prepared, pki: BenchPki): Promise<Server> {
+  const [bin, ...rest] = runtimeCommand(runtime, `src/adapters/${runtime}/index.ts`);
+  const flags = process.env.BENCH_SERVICE_FLAGS?.split(" ").filter(Boolean) ?? [];
   return startServer(
-    runtimeCommand(runtime, `src/adapters/${runtime}/index.ts`),
+    [bin!, ...flags, ...rest],
     { ...prepared.env, ...serviceEnv(pki, process.env.BENCH_LOG_LEVEL ?? "info") },
     /certauth: listening on/,
   );
@@ -119,7 +125,14 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** One load against one server, with the server's CPU over the same window. */
-async function measure(label: string, server: Server, mode: Mode, bodies: string[], client: { certFile: string; keyFile: string }): Promise<Measurement> {
+interface Run {
+  result: Awaited<ReturnType<typeof runLoad>>;
+  serverCpuMs: number;
+  wallMs: number;
+  rssMiB: number;
+}
+
+async function run(server: Server, mode: Mode, bodies: string[], client: { certFile: string; keyFile: string }): Promise<Run> {
   const workers = Number(process.env.BENCH_WORKERS ?? (mode === "handshake" ? 2 : 1));
   const cpuBefore = cpuMs(server.pid);
   const wallBefore = performance.now();
@@ -142,29 +155,40 @@ async function measure(label: string, server: Server, mode: Mode, bodies: string
   // The server's CPU is read over the whole load (warm-up included) and scaled to the measured window.
   const serverCpuMs = cpuMs(server.pid) - cpuBefore;
   const wallMs = performance.now() - wallBefore;
-  const sorted = Float64Array.from(result.latenciesUs).sort();
-  const list = Array.from(sorted);
-  const rps = (result.requests / result.elapsedMs) * 1000;
-  const windowShare = result.elapsedMs / wallMs;
+  return { result, serverCpuMs: serverCpuMs * (result.elapsedMs / wallMs), wallMs, rssMiB: rssMiB(server.pid) };
+}
+
+const rpsOf = (r: Run) => (r.result.requests / r.result.elapsedMs) * 1000;
+
+/** Several rounds of one server pooled into one measurement: requests, time, CPU and latencies added up. */
+function pool(label: string, mode: Mode, runs: Run[]): Measurement {
+  const requests = runs.reduce((n, r) => n + r.result.requests, 0);
+  const elapsedMs = runs.reduce((n, r) => n + r.result.elapsedMs, 0);
+  const serverCpuMs = runs.reduce((n, r) => n + r.serverCpuMs, 0);
+  const clientCpuMs = runs.reduce((n, r) => n + r.result.cpuMs, 0);
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [status, n] of Object.entries(r.result.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  const list = Array.from(Float64Array.from(runs.flatMap((r) => r.result.latenciesUs)).sort());
   const m: Measurement = {
     label,
     mode,
-    requests: result.requests,
-    rps,
-    statuses: result.statuses,
-    socketErrors: result.socketErrors,
+    requests,
+    rps: (requests / elapsedMs) * 1000,
+    statuses,
+    socketErrors: runs.reduce((n, r) => n + r.result.socketErrors, 0),
     p50Ms: percentile(list, 50) / 1000,
     p90Ms: percentile(list, 90) / 1000,
     p99Ms: percentile(list, 99) / 1000,
-    serverCpuUsPerReq: result.requests ? ((serverCpuMs * windowShare) / result.requests) * 1000 : 0,
-    serverCpuCores: (serverCpuMs / wallMs),
-    clientCpuUsPerReq: result.requests ? (result.cpuMs / result.requests) * 1000 : 0,
-    clientWorkers: result.workers,
-    rssMiB: rssMiB(server.pid),
+    serverCpuUsPerReq: requests ? (serverCpuMs / requests) * 1000 : 0,
+    serverCpuCores: serverCpuMs / elapsedMs,
+    clientCpuUsPerReq: requests ? (clientCpuMs / requests) * 1000 : 0,
+    clientWorkers: runs[0]!.result.workers,
+    rssMiB: runs.at(-1)!.rssMiB,
   };
   log(
-    `    ${label.padEnd(34)} ${mode.padEnd(10)} ${rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms.toFixed(2)} p99 ${m.p99Ms.toFixed(2)} ms  ` +
-      `server ${m.serverCpuUsPerReq.toFixed(0)} µs/req  client ${m.clientCpuUsPerReq.toFixed(0)} µs/req  ${JSON.stringify(m.statuses)}${m.socketErrors ? ` socket errors ${m.socketErrors}` : ""}`,
+    `    ${label.padEnd(34)} ${mode.padEnd(10)} ${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms.toFixed(2)} p99 ${m.p99Ms.toFixed(2)} ms  ` +
+      `server ${m.serverCpuUsPerReq.toFixed(0)} µs/req  client ${m.clientCpuUsPerReq.toFixed(0)} µs/req  ${JSON.stringify(m.statuses)}${m.socketErrors ? ` socket errors ${m.socketErrors}` : ""}` +
+      (runs.length > 1 ? `  rounds ${runs.map((r) => rpsOf(r).toFixed(0)).join(" ")}` : ""),
   );
   return m;
 }
@@ -252,12 +276,19 @@ async function main() {
               );
               log(`    ${caseName}: first login ${JSON.stringify(prime.statuses)} after ${((performance.now() - primeStarted) / 1000).toFixed(1)} s`);
               for (const mode of c.modes) {
-                // Ceilings measured right before the login, in the same conditions.
-                const perRequest = await measure(`${runtime} ceiling, chain read per request`, ceiling.request, mode, bodies, client);
-                const perConnection =
-                  mode === "keep-alive" ? await measure(`${runtime} ceiling, chain read per connection`, ceiling.connection, mode, bodies, client) : null;
-                const login = await measure(caseName, server, mode, bodies, client);
-                measurements.push({ ...login, case: caseName, runtime, db: c.db, identities: c.identities, crl: c.crl, chain: c.chain, ceilingPerRequest: perRequest, ceilingPerConnection: perConnection });
+                // Ceiling and login take turns, round after round, so that whatever else the machine is doing
+                // falls on both alike; each is then pooled over its rounds.
+                const rounds = { request: [] as Run[], connection: [] as Run[], login: [] as Run[] };
+                for (let round = 0; round < ROUNDS; round++) {
+                  rounds.request.push(await run(ceiling.request, mode, bodies, client));
+                  if (mode === "keep-alive") rounds.connection.push(await run(ceiling.connection, mode, bodies, client));
+                  rounds.login.push(await run(server, mode, bodies, client));
+                }
+                const perRequest = pool(`${runtime} ceiling, chain read per request`, mode, rounds.request);
+                const perConnection = mode === "keep-alive" ? pool(`${runtime} ceiling, chain read per connection`, mode, rounds.connection) : null;
+                const login = pool(caseName, mode, rounds.login);
+                const roundRatios = rounds.login.map((l, i) => rpsOf(l) / rpsOf(rounds.request[i]!));
+                measurements.push({ ...login, case: caseName, runtime, db: c.db, identities: c.identities, crl: c.crl, chain: c.chain, ceilingPerRequest: perRequest, ceilingPerConnection: perConnection, roundRatios });
               }
             }
           } finally {
@@ -284,7 +315,7 @@ async function main() {
         loadAverageBefore: load.before,
         loadAverageAfter: load.after,
       },
-      settings: { connections: CONNECTIONS, durationSeconds: DURATION_MS / 1000, warmupSeconds: WARMUP_MS / 1000, full: Boolean(args.full) },
+      settings: { connections: CONNECTIONS, durationSeconds: DURATION_MS / 1000, warmupSeconds: WARMUP_MS / 1000, rounds: ROUNDS, full: Boolean(args.full) },
       measurements,
       rss,
     };

@@ -8,7 +8,9 @@ import { unmapIpv4, type Listening } from "./listener.ts";
 
 type Fetch = (request: Request, env: { peer: PeerInfo }) => Response | Promise<Response>;
 
-const peers = new WeakMap<object, PeerInfo>();
+/** The connection's peer, kept on the socket itself: a WeakMap entry per connection costs the collector more. */
+const PEER = Symbol("certauth.peer");
+type PeerSocket = TLSSocket & { [PEER]?: PeerInfo };
 
 /**
  * The peer chain this connection's handshake presented, read once per connection
@@ -52,9 +54,8 @@ export interface BridgeOptions {
  */
 export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
-    const socket = incoming.socket as TLSSocket;
-    let peer = peers.get(socket);
-    if (!peer) peers.set(socket, (peer = readPeer(socket)));
+    const socket = incoming.socket as PeerSocket;
+    const peer = (socket[PEER] ??= readPeer(socket));
     toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
       .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
       .catch(() => {
@@ -87,7 +88,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
     http = createHttpServer(httpOptions, onRequest);
     server = createTlsServer(tlsOptions, (socket) => {
       refuseRenegotiation(socket);
-      peers.set(socket, readPeer(socket));
+      (socket as PeerSocket)[PEER] = readPeer(socket);
       http.emit("connection", socket);
     });
   }
