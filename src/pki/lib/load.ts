@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { parseCertificate, type ParsedCertificate } from "./certificate.ts";
 import { sha256Hex } from "./digest.ts";
 import { Lru } from "./lru.ts";
@@ -13,8 +14,23 @@ const parsed = new Lru<string, ParsedCertificate>(2048);
 const fingerprints = new Lru<string, string>(2048);
 const latin1 = new TextDecoder("latin1");
 
+/**
+ * The last answer for a DER object, with a private copy of the bytes it was computed from: a connection hands
+ * the same chain objects to every request on it, so one byte comparison (native) replaces the copy, the
+ * latin1 string and two lookups. The copy is compared, so a caller's buffer changed in place is not trusted.
+ */
+const byObject = new WeakMap<Uint8Array, { bytes: Uint8Array; fingerprint: string; certificate: ParsedCertificate | null }>();
+
 /** Fingerprints the DER, then decodes it (or takes it from the cache); `certificate` is null if undecodable. */
 export async function loadCertificate(der: Uint8Array): Promise<{ fingerprint: string; certificate: ParsedCertificate | null }> {
+  const seen = byObject.get(der);
+  if (seen && Buffer.compare(seen.bytes, der) === 0) return { fingerprint: seen.fingerprint, certificate: seen.certificate };
+  const loaded = await load(der);
+  byObject.set(der, { bytes: loaded.bytes, fingerprint: loaded.fingerprint, certificate: loaded.certificate });
+  return { fingerprint: loaded.fingerprint, certificate: loaded.certificate };
+}
+
+async function load(der: Uint8Array): Promise<{ bytes: Uint8Array; fingerprint: string; certificate: ParsedCertificate | null }> {
   // Own copy: the caller's buffer may be a view into a pooled socket buffer.
   const bytes = new Uint8Array(der);
   const content = latin1.decode(bytes);
@@ -24,12 +40,12 @@ export async function loadCertificate(der: Uint8Array): Promise<{ fingerprint: s
     fingerprints.set(content, fingerprint);
   }
   const cached = parsed.get(fingerprint);
-  if (cached) return { fingerprint, certificate: cached };
+  if (cached) return { bytes, fingerprint, certificate: cached };
   try {
     const certificate = parseCertificate(bytes, fingerprint);
     parsed.set(fingerprint, certificate);
-    return { fingerprint, certificate };
+    return { bytes, fingerprint, certificate };
   } catch {
-    return { fingerprint, certificate: null };
+    return { bytes, fingerprint, certificate: null };
   }
 }
