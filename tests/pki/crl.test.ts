@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { compileTrust, TrustConfigError } from "../../src/pki/index.ts";
-import { daysFromNow, makeCa, makeCrl, makeLeaf } from "../fixtures/pki.ts";
+import { daysFromNow, makeCa, makeCrl, makeLeaf, randomSerial } from "../fixtures/pki.ts";
 import { check, crlPem, key, reason, settings } from "./support.ts";
 
 const chainMode = { verifyClientCertificateChain: true };
@@ -55,6 +55,16 @@ describe("CRLs", () => {
     expect(verdict.ok ? "" : verdict.message).toContain("does not verify");
     const genuine = await makeCrl({ issuer: inter });
     expect(await reason(settings(root, { ...chainMode, crls: crlPem(genuine) }), [leaf, inter])).toBe("ok");
+  });
+
+  it("verifies at login an intermediate's CRL that lists other serials, over its original bytes", async () => {
+    // The compiled CRL drops its decoded entries; the signature must still be checked over the bytes as signed.
+    const { root, inter, leaf } = await pki();
+    const others = Array.from({ length: 50 }, randomSerial);
+    const crl = await makeCrl({ issuer: inter, revoked: others });
+    expect(await reason(settings(root, { ...chainMode, crls: crlPem(crl) }), [leaf, inter])).toBe("ok");
+    const listing = await makeCrl({ issuer: inter, revoked: [...others, leaf.serial] });
+    expect(await reason(settings(root, { ...chainMode, crls: crlPem(listing) }), [leaf, inter])).toBe("certificate_revoked");
   });
 
   it("applies several CRLs from one PEM to each certificate of the path", async () => {
