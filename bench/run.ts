@@ -124,14 +124,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** One load against one server, with the server's CPU over the same window. */
 interface Run {
   result: Awaited<ReturnType<typeof runLoad>>;
+  /** The server's CPU, scaled to the load's measured window. */
   serverCpuMs: number;
   wallMs: number;
   rssMiB: number;
 }
 
+/** One load against one server, with the server's CPU over the same window. */
 async function run(server: Server, mode: Mode, bodies: string[], client: { certFile: string; keyFile: string }): Promise<Run> {
   const workers = Number(process.env.BENCH_WORKERS ?? (mode === "handshake" ? 2 : 1));
   const cpuBefore = cpuMs(server.pid);
