@@ -29,18 +29,24 @@ function gate() {
 /** One turn of the event loop: what GroupCommit waits for before a batch leaves. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A GroupCommit whose first batch is held in the database until `first.open()`; every batch is recorded. */
+function gatedCommit(maxBatch: number, answer: (n: number) => number) {
+  const batches: number[][] = [];
+  const first = gate();
+  const commit = new GroupCommit<number, number>(
+    async (items) => {
+      batches.push(items);
+      if (batches.length === 1) await first.opened;
+      return items.map(answer);
+    },
+    { maxBatch, concurrency: 1 },
+  );
+  return { batches, first, commit };
+}
+
 describe("GroupCommit", () => {
   it("sends items that arrive while a batch is in flight together as the next batch, answers in order", async () => {
-    const batches: number[][] = [];
-    const first = gate();
-    const commit = new GroupCommit<number, number>(
-      async (items) => {
-        batches.push(items);
-        if (batches.length === 1) await first.opened;
-        return items.map((n) => n * 10);
-      },
-      { maxBatch: 64, concurrency: 1 },
-    );
+    const { batches, first, commit } = gatedCommit(64, (n) => n * 10);
     const lone = commit.submit(1);
     await turn();
     expect(batches).toEqual([[1]]);
@@ -60,16 +66,7 @@ describe("GroupCommit", () => {
   });
 
   it("caps a batch at maxBatch", async () => {
-    const batches: number[][] = [];
-    const first = gate();
-    const commit = new GroupCommit<number, number>(
-      async (items) => {
-        batches.push(items);
-        if (batches.length === 1) await first.opened;
-        return items;
-      },
-      { maxBatch: 3, concurrency: 1 },
-    );
+    const { batches, first, commit } = gatedCommit(3, (n) => n);
     const all = [commit.submit(0)];
     await turn();
     all.push(...[1, 2, 3, 4, 5, 6].map((n) => commit.submit(n)));
