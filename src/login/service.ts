@@ -67,7 +67,7 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
   const chain = request.chain();
   if (!chain || chain.length === 0) {
     throw badRequest(
-      "No client certificate was presented in this connection's TLS handshake. Connect with a client certificate (mutual TLS) and without resuming an earlier TLS session.",
+      "No client certificate was presented for this connection's TLS session. Connect with a client certificate (mutual TLS); a resumed session has the certificate of the handshake that created it, or none.",
     );
   }
   const leaf = (facts.leaf = await summarizeLeaf(chain[0]!));

@@ -1,7 +1,7 @@
 /**
  * The service started as its own process on Bun, Deno and Node (CLIENT_CERT_SOURCE=tls, the node:tls
  * bridge on all three), logged into over real mutual TLS by two independent clients: Node's https and curl.
- * Session resumption is driven with openssl s_client -sess_out/-sess_in.
+ * Session resumption is driven with openssl s_client -sess_out/-sess_in (tests/adapters/resumption.test.ts has the details).
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { spawn } from "node:child_process";
@@ -188,18 +188,24 @@ describe.each(RUNTIMES)("the service on %s, as its own process", (runtime) => {
   });
 
   for (const tls of ["-tls1_3", "-tls1_2"]) {
-    it(`treats a resumed ${tls.slice(1)} session as no certificate (400), whatever the runtime reports`, async () => {
+    it(`logs in on a resumed ${tls.slice(1)} session with the certificate of the handshake that created it (200), and not on one created without (400)`, async () => {
       const { svc, identityId } = get();
       const sessionFile = join(files, `${runtime}${tls}.session`);
       const first = await opensslLogin(svc, identityId, { tls, cert: true, sessOut: sessionFile });
       expect(first.session).toBe("New");
       expect(first.status).toBe(200);
-      // The resumed handshake carries no Certificate message, even from a client that holds one.
+      // The resumed handshake carries no Certificate message; the session carries the first one's.
       for (const cert of [false, true]) {
         const resumed = await opensslLogin(svc, identityId, { tls, cert, sessIn: sessionFile });
         expect(resumed.session).toBe("Reused");
-        expect(resumed.status).toBe(400);
+        expect(resumed.status).toBe(200);
+        expectToken(resumed.body);
       }
+      const bareFile = join(files, `${runtime}${tls}-bare.session`);
+      expect((await opensslLogin(svc, identityId, { tls, cert: false, sessOut: bareFile })).status).toBe(400);
+      const bare = await opensslLogin(svc, identityId, { tls, cert: true, sessIn: bareFile });
+      expect(bare.session).toBe("Reused");
+      expect(bare.status).toBe(400);
     });
   }
 

@@ -1,7 +1,7 @@
 /**
  * Spoofing: what a client cannot make the service believe. A forwarded certificate from a peer outside
- * TRUSTED_PROXIES, an X-Forwarded-For from anyone but a trusted proxy, a resumed TLS session, and forged,
- * expired or orphaned tokens are all refused.
+ * TRUSTED_PROXIES, an X-Forwarded-For from anyone but a trusted proxy, a resumed TLS session created without
+ * a certificate, and forged, expired or orphaned tokens are all refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import fc from "fast-check";
@@ -173,12 +173,14 @@ describe("TLS session resumption", () => {
   afterAll(() => svc?.stop());
 
   for (const maxVersion of ["TLSv1.2", "TLSv1.3"]) {
-    it(`does not authenticate a resumed ${maxVersion} session (Node tls.connect with session), with or without a certificate at hand`, async () => {
-      const { first, bare, holding } = await resumedLogins(svc.port, maxVersion, JSON.stringify({ identityId }));
+    it(`authenticates a resumed ${maxVersion} session (Node tls.connect with session) only with the certificate of the handshake that created it`, async () => {
+      const { first, bare, holding, anonymous, anonymousHolding } = await resumedLogins(svc.port, maxVersion, JSON.stringify({ identityId }));
       expect(first).toMatchObject({ status: 200, reused: false });
-      expect(bare).toMatchObject({ reused: true, status: 400, error: "BadRequest" });
-      // A resumed handshake carries no Certificate message, even from a client that holds one.
-      expect(holding).toMatchObject({ reused: true, status: 400, error: "BadRequest" });
+      expect(bare).toMatchObject({ reused: true, status: 200 });
+      expect(holding).toMatchObject({ reused: true, status: 200 });
+      // A session created without a certificate has none, even resumed by a client that holds one.
+      expect(anonymous).toMatchObject({ reused: false, status: 400, error: "BadRequest" });
+      expect(anonymousHolding).toMatchObject({ reused: true, status: 400, error: "BadRequest" });
     });
   }
 });

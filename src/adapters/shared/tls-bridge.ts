@@ -5,6 +5,7 @@ import { toWebRequest, writeWebResponse } from "./node-http.ts";
 import type { PeerInfo } from "../peer.ts";
 import type { TlsMaterial } from "./bootstrap.ts";
 import { unmapIpv4, type Listening } from "./listener.ts";
+import { PresentedChains } from "./presented-chains.ts";
 
 type Fetch = (request: Request, env: { peer: PeerInfo }) => Response | Promise<Response>;
 
@@ -13,13 +14,12 @@ const PEER = Symbol("certauth.peer");
 type PeerSocket = TLSSocket & { [PEER]?: PeerInfo };
 
 /**
- * The peer chain this connection's handshake presented, read once per connection
- * (getPeerCertificate costs ~80 µs). A resumed session presented no certificate in its own handshake: none.
+ * The peer chain of this connection's TLS session, read once per connection (getPeerCertificate costs ~80 µs).
+ * A resumed session's is the one of the full handshake that created it: Node, Bun and Deno all report it, and
+ * only the client that did that handshake holds the session's secret. A session created without one has none.
  */
-export function readPeer(socket: TLSSocket): PeerInfo {
+export function readPeer(socket: TLSSocket, chains: PresentedChains): PeerInfo {
   const remoteAddress = unmapIpv4(socket.remoteAddress ?? "");
-  // Node, Bun and Deno all report the original session's certificate on a resumed connection.
-  if (socket.isSessionReused()) return { remoteAddress, certificateChain: [] };
   const chain: Uint8Array[] = [];
   const seen = new Set<object>();
   let cert = socket.getPeerCertificate(true) as { raw?: Uint8Array; issuerCertificate?: unknown } | null;
@@ -30,6 +30,8 @@ export function readPeer(socket: TLSSocket): PeerInfo {
     if (!next || next === cert) break;
     cert = next;
   }
+  if (socket.isSessionReused()) return { remoteAddress, certificateChain: chains.complete(chain) };
+  chains.remember(chain);
   return { remoteAddress, certificateChain: chain };
 }
 
@@ -53,9 +55,10 @@ export interface BridgeOptions {
  * certificate chain on Node, Bun and Deno alike. With `httpsServer`, node:https plays both parts instead.
  */
 export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
+  const chains = new PresentedChains();
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const socket = incoming.socket as PeerSocket;
-    const peer = (socket[PEER] ??= readPeer(socket));
+    const peer = (socket[PEER] ??= readPeer(socket, chains));
     toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
       .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
       .catch(() => {
@@ -88,7 +91,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
     http = createHttpServer(httpOptions, onRequest);
     server = createTlsServer(tlsOptions, (socket) => {
       refuseRenegotiation(socket);
-      (socket as PeerSocket)[PEER] = readPeer(socket);
+      (socket as PeerSocket)[PEER] = readPeer(socket, chains);
       http.emit("connection", socket);
     });
   }
