@@ -7,7 +7,7 @@ import { auditLogs, identityMemberships, identityTlsCertAuths, organizations } f
 import { AppError, badRequest, notFound, unauthorized, unavailable } from "../errors.ts";
 import { LOGIN_FAILED, LOGIN_SUCCEEDED } from "../audit/events.ts";
 import { AUTH_METHOD, trustSettingsOf } from "../admin/tls-cert-auth.ts";
-import { summarizeLeaf, TrustCache, verifyChain, type LeafSummary } from "../pki/index.ts";
+import { fingerprintLeaf, leafTooLarge, summarizeLeaf, TrustCache, verifyChain, type LeafSummary } from "../pki/index.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
 import { initialLifetime } from "../tokens/lifetime.ts";
 import { certificateThumbprint } from "../tokens/binding.ts";
@@ -41,18 +41,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 interface AttemptFacts {
   identityId: string | null;
   orgId: string | null;
+  /** The presented leaf's DER, fingerprinted for the audit event when it was refused before being parsed. */
+  leafDer: Uint8Array | null;
   leaf: LeafSummary | null;
 }
 
 /**
- * One login: certificate → identity and its configuration (remembered, or one query) → verification
- * engine → sub-organization scope → token, with the token row and the audit event written in one
+ * One login: certificate present and within size → identity and its configuration (remembered, or one
+ * query) → leaf parsed → verification engine → sub-organization scope → token, with the token row and the audit event written in one
  * statement that also checks the configuration is still the one verified against. Concurrent logins share
  * their statements (group commit).
- * Failures past the body check are audited too, then rethrown.
+ * Failures past the body check are audited too, then rethrown. Nothing presented is parsed or cached until
+ * the identity and its configuration are known to exist: an unknown identity costs a hash, not memory.
  */
 export async function login(deps: LoginDeps, request: LoginRequest): Promise<LoginAnswer> {
-  const facts: AttemptFacts = { identityId: UUID.test(request.identityId) ? request.identityId.toLowerCase() : null, orgId: null, leaf: null };
+  const facts: AttemptFacts = { identityId: UUID.test(request.identityId) ? request.identityId.toLowerCase() : null, orgId: null, leafDer: null, leaf: null };
   try {
     return await attempt(deps, request, facts);
   } catch (err) {
@@ -70,8 +73,9 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
       "No client certificate was presented for this connection's TLS session. Connect with a client certificate (mutual TLS); a resumed session has the certificate of the handshake that created it, or none.",
     );
   }
-  const leaf = (facts.leaf = await summarizeLeaf(chain[0]!));
-  if (!leaf) throw badRequest("The client certificate could not be decoded.");
+  const leafDer = (facts.leafDer = chain[0]!);
+  const tooLarge = leafTooLarge(leafDer);
+  if (tooLarge) throw badRequest(tooLarge);
   if (!facts.identityId) throw notFound("Identity not found.");
   const identityId = facts.identityId;
 
@@ -87,7 +91,7 @@ async function attempt(deps: LoginDeps, request: LoginRequest, facts: AttemptFac
       state.remember(identityId, row);
     }
     try {
-      const answer = await issue(deps, request, facts, leaf, chain, row);
+      const answer = await issue(deps, request, facts, chain, row);
       if (answer) return answer;
     } catch (err) {
       if (!cached) throw err;
@@ -104,7 +108,6 @@ async function issue(
   deps: LoginDeps,
   request: LoginRequest,
   facts: AttemptFacts,
-  leaf: LeafSummary,
   chain: Uint8Array[],
   row: LookupRow,
 ): Promise<LoginAnswer | null> {
@@ -112,6 +115,8 @@ async function issue(
   facts.orgId = row.identity.orgId;
   const configuration = row.tlsCertAuth;
   if (!configuration) throw notFound("TLS cert auth is not attached to this identity.");
+  const leaf = (facts.leaf ??= await summarizeLeaf(chain[0]!));
+  if (!leaf) throw badRequest("The client certificate could not be decoded.");
 
   const now = clock();
   const trust = await deps.trustCache.get(`${configuration.id}:${configuration.version}`, () => loadTrustSettings(db, configuration.id));
@@ -349,12 +354,13 @@ async function loadTrustSettings(db: Db, configId: string) {
 }
 
 async function auditFailure(deps: LoginDeps, request: LoginRequest, facts: AttemptFacts, reasonCode: string | null) {
+  const fingerprint = facts.leaf?.fingerprint ?? (facts.leafDer ? await fingerprintLeaf(facts.leafDer) : null);
   await deps.db.insert(auditLogs).values({
     eventType: LOGIN_FAILED,
     identityId: facts.identityId,
     orgId: facts.orgId,
     reasonCode,
-    certificateFingerprint: facts.leaf?.fingerprint ?? null,
+    certificateFingerprint: fingerprint,
     certificateSubject: facts.leaf?.subject ?? null,
     clientIp: request.clientIp,
   });

@@ -1,6 +1,7 @@
 import { parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
 import { compileCrl, type CompiledCrl } from "./lib/crl.ts";
 import { sha256Hex } from "./lib/digest.ts";
+import { chargeFor } from "./lib/load.ts";
 import { TrustConfigError } from "./errors.ts";
 import { parsePemCertificates, parsePemCrlBlocks } from "./pem.ts";
 import { allowsClientAuth } from "./rules/extended-key-usage.ts";
@@ -20,11 +21,13 @@ export interface CompiledTrust {
   readonly crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>;
   readonly allowLists: AllowLists;
   readonly chainCache: VerifiedChainCache;
+  /** What the anchors and CRLs hold on to, as the TrustCache charges it (the chain cache has its own budget). */
+  readonly retainedBytes: number;
 }
 
 export interface CompileOptions {
-  /** Entries of this configuration's verified-chain cache (default 10,000). */
-  chainCacheSize?: number;
+  /** Byte budget of this configuration's verified-chain cache (default 8 MiB). */
+  chainCacheBytes?: number;
 }
 
 function group<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -85,6 +88,12 @@ export async function compileTrust(settings: TrustSettings, options: CompileOpti
     crls,
     crlsByIssuer: group(crls, (c) => c.issuerKey),
     allowLists: compileAllowLists(settings),
-    chainCache: new VerifiedChainCache(options.chainCacheSize),
+    chainCache: new VerifiedChainCache(options.chainCacheBytes),
+    retainedBytes: anchors.reduce((sum, a) => sum + chargeFor(a.der), 0) + crls.reduce((sum, c) => sum + crlCharge(c), 0),
   };
+}
+
+/** A compiled CRL keeps its tbsCertList bytes and a set of hex serials (about 128 bytes each). */
+function crlCharge(crl: CompiledCrl): number {
+  return crl.crl.rawData.byteLength + 128 * crl.revoked.size;
 }

@@ -1,7 +1,8 @@
 export { TrustConfigError } from "./errors.ts";
 export { compileTrust, type CompiledTrust, type CompileOptions } from "./compile.ts";
 export { verifyChain } from "./verify.ts";
-export { summarizeLeaf } from "./summarize.ts";
+export { fingerprintLeaf, summarizeLeaf } from "./summarize.ts";
+export { leafTooLarge, MAX_CERTIFICATE_BYTES, MAX_CHAIN_BYTES } from "./limits.ts";
 export { TrustCache } from "./trust-cache.ts";
 export { VerifiedChainCache } from "./verified-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";

@@ -1,3 +1,4 @@
+import { sha256Hex } from "./lib/digest.ts";
 import { loadCertificate } from "./lib/load.ts";
 import type { LeafSummary } from "./types.ts";
 
@@ -10,4 +11,9 @@ export async function summarizeLeaf(der: Uint8Array): Promise<LeafSummary | null
   } catch {
     return null;
   }
+}
+
+/** SHA-256 hex of a leaf's DER, without parsing or caching it: for attempts refused before the leaf matters. */
+export function fingerprintLeaf(der: Uint8Array): Promise<string> {
+  return sha256Hex(der as Uint8Array<ArrayBuffer>);
 }

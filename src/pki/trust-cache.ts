@@ -1,27 +1,40 @@
 import { compileTrust, type CompiledTrust } from "./compile.ts";
-import { Lru } from "./lib/lru.ts";
+import { ByteBudgetCache } from "./lib/byte-budget-cache.ts";
 import type { TrustSettings } from "./types.ts";
 
+/** Charged to a compilation still under way; replaced by what it retains once it is done. */
+const COMPILING_BYTES = 4 * 1024;
+
 /**
- * Compiled configurations by `${configId}:${updatedAt}`, least recently used evicted. Concurrent gets of
- * one key share one compilation; a failed compilation is not kept.
+ * Compiled configurations by `${configId}:${updatedAt}`, least recently used evicted past a byte budget
+ * (CA bundles and CRLs, charged by what they retain). Concurrent gets of one key share one compilation;
+ * a failed compilation is not kept.
  */
 export class TrustCache {
-  readonly #lru: Lru<string, Promise<CompiledTrust>>;
+  readonly #cache: ByteBudgetCache<string, Promise<CompiledTrust>>;
 
-  constructor(maxEntries = 256) {
-    this.#lru = new Lru(maxEntries);
+  constructor(budgetBytes = 256 * 1024 * 1024) {
+    this.#cache = new ByteBudgetCache(budgetBytes);
   }
 
   /** `settings` may be a loader, so that a hit never reads the (possibly megabytes of) CA and CRL text. */
   get(key: string, settings: TrustSettings | (() => Promise<TrustSettings>)): Promise<CompiledTrust> {
-    const hit = this.#lru.get(key);
+    const hit = this.#cache.get(key);
     if (hit) return hit;
     const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded)) : compileTrust(settings);
-    this.#lru.set(key, compiling);
-    compiling.catch(() => {
-      if (this.#lru.peek(key) === compiling) this.#lru.delete(key);
-    });
+    this.#cache.set(key, compiling, COMPILING_BYTES);
+    compiling.then(
+      (trust) => {
+        if (this.#cache.peek(key) === compiling) this.#cache.set(key, compiling, trust.retainedBytes);
+      },
+      () => {
+        if (this.#cache.peek(key) === compiling) this.#cache.delete(key);
+      },
+    );
     return compiling;
+  }
+
+  get bytes(): number {
+    return this.#cache.bytes;
   }
 }

@@ -1,5 +1,6 @@
 import type { ParsedCertificate } from "./lib/certificate.ts";
-import { Lru } from "./lib/lru.ts";
+import { ByteBudgetCache } from "./lib/byte-budget-cache.ts";
+import { chargeFor } from "./lib/load.ts";
 
 interface Entry {
   paths: ParsedCertificate[][];
@@ -10,13 +11,14 @@ interface Entry {
  * Signature-verified certification paths, keyed by the compiled trust's identity and the SHA-256 of each
  * presented DER, so a returning client skips path building and signature checks. Only signatures are
  * cached: validity, CRLs and every other rule are re-evaluated against `now` on each login. An entry
- * expires at the earliest notAfter on its paths or nextUpdate of a CRL for their issuers.
+ * expires at the earliest notAfter on its paths or nextUpdate of a CRL for their issuers. An entry is
+ * charged the certificates it holds on to, anchors aside (the compiled trust holds those).
  */
 export class VerifiedChainCache {
-  readonly #lru: Lru<string, Entry>;
+  readonly #cache: ByteBudgetCache<string, Entry>;
 
-  constructor(maxEntries = 10_000) {
-    this.#lru = new Lru(maxEntries);
+  constructor(budgetBytes = 8 * 1024 * 1024) {
+    this.#cache = new ByteBudgetCache(budgetBytes);
   }
 
   static key(trustId: string, fingerprints: readonly string[]): string {
@@ -24,20 +26,27 @@ export class VerifiedChainCache {
   }
 
   get(key: string, now: Date): ParsedCertificate[][] | undefined {
-    const entry = this.#lru.get(key);
+    const entry = this.#cache.get(key);
     if (!entry) return undefined;
     if (now.getTime() > entry.expiresAt) {
-      this.#lru.delete(key);
+      this.#cache.delete(key);
       return undefined;
     }
     return entry.paths;
   }
 
   set(key: string, paths: ParsedCertificate[][], expiresAt: number): void {
-    this.#lru.set(key, { paths, expiresAt });
+    const held = new Set(paths.flatMap((path) => path.slice(0, -1)));
+    let bytes = key.length * 2;
+    for (const cert of held) bytes += chargeFor(cert.der);
+    this.#cache.set(key, { paths, expiresAt }, bytes);
   }
 
   get size(): number {
-    return this.#lru.size;
+    return this.#cache.size;
+  }
+
+  get bytes(): number {
+    return this.#cache.bytes;
   }
 }

@@ -1,5 +1,6 @@
 import type { ParsedCertificate } from "./lib/certificate.ts";
 import { loadCertificate } from "./lib/load.ts";
+import { leafTooLarge, withinLimits } from "./limits.ts";
 import type { CompiledTrust } from "./compile.ts";
 import { findPaths } from "./path.ts";
 import { checkCommonName, checkOrganization, checkOrganizationalUnit, checkSubjectAltNames } from "./rules/allow-lists.ts";
@@ -24,13 +25,15 @@ export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], 
   let leafSummary: LeafSummary | null = null;
   try {
     const leafDer = chainDer[0];
+    const tooLarge = leafDer ? leafTooLarge(leafDer) : null;
+    if (tooLarge) return { ok: false, reason: "bad_certificate", message: tooLarge, leaf: null };
     const loaded = leafDer ? await loadCertificate(leafDer) : null;
     if (!loaded?.certificate) {
       return { ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null };
     }
     const leaf = loaded.certificate;
     leafSummary = { fingerprint: leaf.fingerprint, subject: leaf.subject };
-    const refusal = await judge(trust, leaf, chainDer.slice(1), now);
+    const refusal = await judge(trust, leaf, withinLimits(chainDer).slice(1), now);
     return refusal ? { ok: false, ...refusal, leaf: leafSummary } : { ok: true, leaf: leafSummary };
   } catch {
     if (!leafSummary) {

@@ -96,16 +96,17 @@ describe("summarizeLeaf", () => {
 describe("TrustCache", () => {
   it("shares one compilation between concurrent gets of a key and recompiles a new version", async () => {
     const ca = await makeCa();
-    const cache = new TrustCache(2);
+    const cache = new TrustCache();
     const [a, b] = await Promise.all([cache.get("cfg1:1", settings(ca)), cache.get("cfg1:1", settings(ca))]);
     expect(a).toBe(b);
     const c = await cache.get("cfg1:2", settings(ca));
     expect(c).not.toBe(a);
   });
 
-  it("evicts the least recently used entry and does not keep failures", async () => {
+  it("evicts the least recently used entry past its byte budget and does not keep failures", async () => {
     const ca = await makeCa();
-    const cache = new TrustCache(2);
+    const size = (await compileTrust(settings(ca))).retainedBytes;
+    const cache = new TrustCache(2 * size + size / 2);
     const first = await cache.get("a:1", settings(ca));
     await cache.get("b:1", settings(ca));
     await cache.get("a:1", settings(ca));

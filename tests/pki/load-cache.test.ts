@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { loadCertificate } from "../../src/pki/lib/load.ts";
-import { makeCa, makeLeaf } from "../fixtures/pki.ts";
+import * as x509 from "../../src/pki/x509.ts";
+import { loadCertificate, parsedCertificates } from "../../src/pki/lib/load.ts";
+import { generateKeys, makeCa, makeLeaf } from "../fixtures/pki.ts";
 
 const sha256 = (der: Uint8Array) => createHash("sha256").update(der).digest("hex");
 
@@ -42,5 +43,33 @@ describe("loadCertificate's per-object cache", () => {
     const after = await loadCertificate(buffer);
     expect(after.certificate).toBeNull();
     expect(after.fingerprint).toBe(sha256(buffer));
+  });
+});
+
+describe("loadCertificate's shared cache", () => {
+  test("stays within its byte budget however many large certificates are loaded, evicting the oldest", async () => {
+    const key = await generateKeys("p256");
+    const padding = () => [new x509.Extension("1.3.6.1.4.1.55555.1", false, crypto.getRandomValues(new Uint8Array(15 * 1024)))];
+    const first = await makeCa({ subject: "CN=load-budget-0", key, extraExtensions: padding() });
+    await loadCertificate(new Uint8Array(first.der));
+    let loaded = 1;
+    while (loaded * 15 * 1024 < parsedCertificates.budget * 1.2) {
+      const cert = await makeCa({ subject: `CN=load-budget-${loaded}`, key, extraExtensions: padding() });
+      expect((await loadCertificate(new Uint8Array(cert.der))).certificate).not.toBeNull();
+      loaded++;
+    }
+    expect(parsedCertificates.bytes).toBeLessThanOrEqual(parsedCertificates.budget);
+    expect(parsedCertificates.size).toBeLessThan(loaded);
+    // The first was evicted: a new object with its bytes is parsed again, and still answers the same certificate.
+    const again = await loadCertificate(new Uint8Array(first.der));
+    expect(again.fingerprint).toBe(sha256(first.der));
+  }, 120_000);
+
+  test("does not parse or cache a certificate over 16 KiB", async () => {
+    const big = await makeCa({ subject: "CN=load-too-large", extraExtensions: [new x509.Extension("1.3.6.1.4.1.55555.1", false, new Uint8Array(17 * 1024))] });
+    const before = parsedCertificates.size;
+    const loaded = await loadCertificate(new Uint8Array(big.der));
+    expect(loaded).toEqual({ fingerprint: sha256(big.der), certificate: null });
+    expect(parsedCertificates.size).toBe(before);
   });
 });

@@ -2,7 +2,7 @@ import * as x509 from "../x509.ts";
 import type { CertificateList } from "@peculiar/asn1-x509";
 import { TrustConfigError } from "../errors.ts";
 import type { ParsedCertificate } from "./certificate.ts";
-import { Lru } from "./lru.ts";
+import { ByteBudgetCache } from "./byte-budget-cache.ts";
 import { nameKey, normalizeSerial, toHex } from "./names.ts";
 
 /** A configured CRL, decoded once per configuration version. */
@@ -19,7 +19,7 @@ export interface CompiledCrl {
   /** Fingerprints of configured CAs whose key verifies this CRL (checked at compile time). */
   signedByAnchors: ReadonlySet<string>;
   /** Login-time signature checks against intermediates, by the intermediate's fingerprint. */
-  intermediateChecks: Lru<string, Promise<boolean>>;
+  intermediateChecks: ByteBudgetCache<string, Promise<boolean>>;
 }
 
 class StructuredCrl extends x509.X509Crl {
@@ -86,6 +86,6 @@ export async function compileCrl(
     revoked,
     crl,
     signedByAnchors,
-    intermediateChecks: new Lru(256),
+    intermediateChecks: new ByteBudgetCache(64 * 1024),
   };
 }

@@ -1,50 +1,61 @@
 import { Buffer } from "node:buffer";
+import { MAX_CERTIFICATE_BYTES } from "../limits.ts";
+import { ByteBudgetCache } from "./byte-budget-cache.ts";
 import { parseCertificate, type ParsedCertificate } from "./certificate.ts";
 import { sha256Hex } from "./digest.ts";
-import { Lru } from "./lru.ts";
 
-/** Parsed certificates by SHA-256 of their DER: a returning client's leaf and intermediates are decoded once. */
-const parsed = new Lru<string, ParsedCertificate>(2048);
+export interface LoadedCertificate {
+  /** SHA-256 of the DER, lowercase hex. */
+  fingerprint: string;
+  /** Null when the DER does not decode, or is larger than MAX_CERTIFICATE_BYTES. */
+  certificate: ParsedCertificate | null;
+}
+
+interface Entry extends LoadedCertificate {
+  /** A private copy of the DER the answer was computed from, compared on every hit. */
+  bytes: Uint8Array;
+}
+
+/** What a parsed certificate holds on to: about 8 KiB of objects plus several decoded copies of its DER. */
+export const chargeFor = (der: Uint8Array) => 8 * 1024 + 6 * der.byteLength;
 
 /**
- * SHA-256 by the DER's bytes (decoded as latin1, one character per byte, so equal keys mean equal bytes):
- * a returning client's certificate is hashed once. crypto.subtle.digest goes through the runtime's
- * thread pool and back; on a busy machine that hop cost more than the rest of the certificate work.
+ * Certificates of returning clients, parsed once. Keyed by length and the signature's last bytes, so that
+ * no hash is awaited (crypto.subtle.digest's thread-pool hop cost more than the rest of the certificate
+ * work); the full DER is compared on every hit, so a colliding key only costs a miss.
  */
-const fingerprints = new Lru<string, string>(2048);
+export const parsedCertificates = new ByteBudgetCache<string, Entry>(32 * 1024 * 1024);
+const TAIL_BYTES = 32;
 const latin1 = new TextDecoder("latin1");
+const keyOf = (der: Uint8Array) => `${der.byteLength}:${latin1.decode(der.subarray(der.byteLength - TAIL_BYTES))}`;
 
 /**
- * The last answer for a DER object, with a private copy of the bytes it was computed from: a connection hands
- * the same chain objects to every request on it, so one byte comparison (native) replaces the copy, the
- * latin1 string and two lookups. The copy is compared, so a caller's buffer changed in place is not trusted.
+ * The last answer for a DER object: a connection hands the same chain objects to every request on it, so one
+ * byte comparison (native) replaces the lookup. The copy is compared, so a buffer changed in place is not trusted.
  */
-const byObject = new WeakMap<Uint8Array, { bytes: Uint8Array; fingerprint: string; certificate: ParsedCertificate | null }>();
+const byObject = new WeakMap<Uint8Array, Entry>();
 
-/** Fingerprints the DER, then decodes it (or takes it from the cache); `certificate` is null if undecodable. */
-export async function loadCertificate(der: Uint8Array): Promise<{ fingerprint: string; certificate: ParsedCertificate | null }> {
+/** Fingerprints the DER, then decodes it (or takes it from the cache). */
+export async function loadCertificate(der: Uint8Array): Promise<LoadedCertificate> {
   const seen = byObject.get(der);
   if (seen && Buffer.compare(seen.bytes, der) === 0) return { fingerprint: seen.fingerprint, certificate: seen.certificate };
   const loaded = await load(der);
-  byObject.set(der, { bytes: loaded.bytes, fingerprint: loaded.fingerprint, certificate: loaded.certificate });
+  byObject.set(der, loaded);
   return { fingerprint: loaded.fingerprint, certificate: loaded.certificate };
 }
 
-async function load(der: Uint8Array): Promise<{ bytes: Uint8Array; fingerprint: string; certificate: ParsedCertificate | null }> {
+async function load(der: Uint8Array): Promise<Entry> {
+  const key = keyOf(der);
+  const known = parsedCertificates.get(key);
+  if (known && Buffer.compare(known.bytes, der) === 0) return known;
   // Own copy: the caller's buffer may be a view into a pooled socket buffer.
   const bytes = new Uint8Array(der);
-  const content = latin1.decode(bytes);
-  let fingerprint = fingerprints.get(content);
-  if (fingerprint === undefined) {
-    fingerprint = await sha256Hex(bytes);
-    fingerprints.set(content, fingerprint);
-  }
-  const cached = parsed.get(fingerprint);
-  if (cached) return { bytes, fingerprint, certificate: cached };
+  const fingerprint = await sha256Hex(bytes);
+  if (bytes.byteLength > MAX_CERTIFICATE_BYTES) return { bytes, fingerprint, certificate: null };
   try {
-    const certificate = parseCertificate(bytes, fingerprint);
-    parsed.set(fingerprint, certificate);
-    return { bytes, fingerprint, certificate };
+    const entry = { bytes, fingerprint, certificate: parseCertificate(bytes, fingerprint) };
+    parsedCertificates.set(key, entry, chargeFor(bytes));
+    return entry;
   } catch {
     return { bytes, fingerprint, certificate: null };
   }

@@ -44,6 +44,9 @@ export async function checkRevocation(
   return null;
 }
 
+/** A remembered signature check: a fingerprint key and a settled promise. */
+const INTERMEDIATE_CHECK_BYTES = 256;
+
 async function crlApplies(
   crl: CompiledCrl,
   cert: ParsedCertificate,
@@ -55,7 +58,7 @@ async function crlApplies(
   let check = crl.intermediateChecks.get(issuer.fingerprint);
   if (!check) {
     check = isCrlSignedBy(crl.crl, issuer);
-    crl.intermediateChecks.set(issuer.fingerprint, check);
+    crl.intermediateChecks.set(issuer.fingerprint, check, INTERMEDIATE_CHECK_BYTES);
   }
   return (await check) ? true : "forged";
 }
