@@ -8,7 +8,8 @@ import { assertCanManageOrg } from "./auth.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { Principal } from "../http/env.ts";
 
-const slug = z
+/** Infisical's slug rule (what slugify leaves unchanged): lowercase letters, digits and single hyphens. */
+export const slug = z
   .string()
   .min(1)
   .max(64)

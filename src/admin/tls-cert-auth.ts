@@ -5,7 +5,7 @@ import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
 import { compileTrust, TrustConfigError, type TrustSettings } from "../pki/index.ts";
-import { isIpOrCidr, parseCidr } from "../net/ip.ts";
+import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import type { Principal } from "../http/env.ts";
@@ -16,14 +16,17 @@ const DEFAULT_TTL = 2_592_000;
 
 const ttl = z.number().int().min(0).max(TTL_LIMIT);
 const nameList = z.array(z.string().trim().min(1).max(1024)).max(256).nullable();
-const trustedIpsInput = z
-  .array(z.strictObject({ ipAddress: z.string().trim().refine(isIpOrCidr, "must be an IP address or CIDR range") }))
-  .min(1)
-  .max(256);
+const trustedIpsInput = z.array(trustedIpInput).min(1).max(256);
+/** As Infisical does: "a, b" is stored and read back as "a,b". */
+const commaList = (value: string) =>
+  value
+    .split(",")
+    .map((entry) => entry.trim())
+    .join(",");
 
 const fields = {
   caCertificate: z.string().min(1).max(65_536),
-  allowedCommonNames: z.string().max(4096).nullable(),
+  allowedCommonNames: z.string().max(4096).overwrite(commaList).nullable(),
   allowedSubjectAltNames: nameList,
   allowedOrganizations: nameList,
   allowedOrganizationalUnits: nameList,
@@ -45,7 +48,7 @@ export const attachBody = z.strictObject({
   verifyClientCertificateChain: fields.verifyClientCertificateChain.default(false),
   crls: fields.crls.optional(),
   bindTokensToCertificate: fields.bindTokensToCertificate.default(false),
-  accessTokenTrustedIps: fields.accessTokenTrustedIps.default([{ ipAddress: "0.0.0.0/0" }, { ipAddress: "::/0" }]),
+  accessTokenTrustedIps: fields.accessTokenTrustedIps.default(ANYWHERE),
   accessTokenTTL: fields.accessTokenTTL.default(DEFAULT_TTL),
   accessTokenMaxTTL: fields.accessTokenMaxTTL.default(DEFAULT_TTL),
   accessTokenNumUsesLimit: fields.accessTokenNumUsesLimit.default(0),
@@ -65,7 +68,7 @@ const configSchema = z
     verifyClientCertificateChain: z.boolean(),
     crls: z.string().nullable(),
     bindTokensToCertificate: z.boolean(),
-    accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number() })),
+    accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number().optional() })),
     accessTokenTTL: z.number(),
     accessTokenMaxTTL: z.number(),
     accessTokenNumUsesLimit: z.number(),
@@ -81,11 +84,8 @@ export const presentTlsCertAuth = (row: ConfigRow) => ({
   updatedAt: row.updatedAt.toISOString(),
 });
 
-export function toTrustedIps(entries: { ipAddress: string }[]): TrustedIp[] {
-  return entries.map(({ ipAddress }) => {
-    const [ip, prefix] = parseCidr(ipAddress);
-    return { ipAddress: ip.toString(), type: ip.kind(), prefix };
-  });
+export function toTrustedIps(entries: TrustedIpInput[]): TrustedIp[] {
+  return entries.map(toTrustedIp);
 }
 
 export function trustSettingsOf(row: TrustSettings): TrustSettings {

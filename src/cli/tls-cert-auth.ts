@@ -99,7 +99,7 @@ function summary(config: Awaited<ReturnType<typeof getTlsCertAuth>>) {
     ...rest,
     caCertificate: `${count(caCertificate, /-----BEGIN CERTIFICATE-----/g)} certificate(s)`,
     crls: crls ? `${count(crls, /-----BEGIN (X509 )?CRL-----/g)} CRL(s), ${Math.ceil(crls.length / 1024)} KiB` : null,
-    accessTokenTrustedIps: accessTokenTrustedIps.map((ip) => `${ip.ipAddress}/${ip.prefix}`).join(", "),
+    accessTokenTrustedIps: accessTokenTrustedIps.map((ip) => (ip.prefix === undefined ? ip.ipAddress : `${ip.ipAddress}/${ip.prefix}`)).join(", "),
   };
 }
 

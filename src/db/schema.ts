@@ -60,7 +60,8 @@ export const identityMemberships = pgTable(
   (t) => [primaryKey({ columns: [t.identityId, t.orgId] })],
 );
 
-export type TrustedIp = { ipAddress: string; type: "ipv4" | "ipv6"; prefix: number };
+/** As Infisical stores it: `prefix` only for a range, whose `ipAddress` then holds the address without it. */
+export type TrustedIp = { ipAddress: string; type: "ipv4" | "ipv6"; prefix?: number };
 
 export const identityTlsCertAuths = pgTable("identity_tls_cert_auths", {
   id: uuid("id").primaryKey().defaultRandom(),

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { slug } from "../admin/organizations.ts";
 import { AppError } from "../errors.ts";
 import { createRouter, errorContent } from "../http/router.ts";
 import { clientCertificateChain, clientIp } from "./client-cert.ts";
@@ -8,7 +9,7 @@ import { RateLimiter } from "./rate-limit.ts";
 export const loginBody = z
   .strictObject({
     identityId: z.string().min(1).max(256).openapi({ description: "The ID of the machine identity to login." }),
-    organizationSlug: z.string().min(1).max(64).optional().openapi({
+    organizationSlug: slug.optional().openapi({
       description:
         "When set, this will scope the login session to the specified organization the machine identity has access to. If omitted, the session defaults to the organization where the machine identity was created in.",
     }),

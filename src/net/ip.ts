@@ -2,29 +2,41 @@ import ipaddr from "ipaddr.js";
 
 export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+const PREFIX = /^(0|[1-9][0-9]{0,2})$/;
+
+/**
+ * Plain dotted-quad IPv4 or standard IPv6 text without a zone. The shorthands inet_aton accepts ("10",
+ * "010.0.0.1", "0x0a.0.0.1") read as other addresses than a person means, so they are not addresses here.
+ */
+export function isPlainIp(text: string): boolean {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return true;
+  if (text.includes("%") || !ipaddr.IPv6.isValid(text)) return false;
+  const tail = text.slice(text.lastIndexOf(":") + 1);
+  return !tail.includes(".") || ipaddr.IPv4.isValidFourPartDecimal(tail);
+}
+
 /** Parses an address or CIDR; IPv4-mapped IPv6 addresses become IPv4. Throws on anything else. */
 export function parseCidr(text: string): Cidr {
-  if (text.includes("/")) {
-    const [ip, prefix] = ipaddr.parseCIDR(text);
-    return [ip, prefix];
+  const parts = text.trim().split("/");
+  if (parts.length > 2) throw new Error(`"${text}" is not an IP address or CIDR range`);
+  const [address, prefix] = parts as [string, string | undefined];
+  if (prefix === undefined) {
+    const ip = parseIp(address);
+    return [ip, ip.kind() === "ipv4" ? 32 : 128];
   }
-  const ip = parseIp(text);
-  return [ip, ip.kind() === "ipv4" ? 32 : 128];
+  if (!isPlainIp(address) || !PREFIX.test(prefix)) throw new Error(`"${text}" is not an IP address or CIDR range`);
+  const ip = ipaddr.parse(address);
+  const bits = Number(prefix);
+  if (bits > (ip.kind() === "ipv4" ? 32 : 128)) throw new Error(`"${text}" has a prefix longer than its address`);
+  return [ip, bits];
 }
 
 export function parseIp(text: string): ipaddr.IPv4 | ipaddr.IPv6 {
-  const ip = ipaddr.parse(text.trim());
+  const trimmed = text.trim();
+  if (!isPlainIp(trimmed)) throw new Error(`"${text}" is not an IPv4 or IPv6 address`);
+  const ip = ipaddr.parse(trimmed);
   if (ip.kind() === "ipv6" && (ip as ipaddr.IPv6).isIPv4MappedAddress()) return (ip as ipaddr.IPv6).toIPv4Address();
   return ip;
-}
-
-export function isIpOrCidr(text: string): boolean {
-  try {
-    parseCidr(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** True when `address` lies in one of `ranges`; an unparsable address is in none. */

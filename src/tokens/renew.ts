@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { verifyAccessToken } from "./claims.ts";
-import { maxExpiry, renewedExpiry } from "./lifetime.ts";
+import { renewedExpiry } from "./lifetime.ts";
 import { refuse } from "./refusal.ts";
 import { inetOrNull, rowsOf, targetCte, toState } from "./state.ts";
 import { firstRefusal, presentedBinding, type TokenDeps, type UseRequest } from "./use.ts";
@@ -15,9 +15,9 @@ export interface RenewAnswer {
 
 /**
  * A new JWT for the same token (same `jti`, new `exp`). The token must pass every check a use makes, without
- * spending a use; the new expiry comes from the TTLs the token was issued with and never passes createdAt +
- * max TTL nor MAX_TOKEN_TTL. Once the token already lives until that point, renewal is refused
- * (`max_ttl_reached`): log in again.
+ * spending a use; the new expiry is now + TTL capped at createdAt + max TTL (and MAX_TOKEN_TTL), as Infisical
+ * does, so a token already living until its max renews to the time it has left. Only once nothing is left is
+ * renewal refused (`max_ttl_reached`): log in again.
  */
 export async function renewToken(deps: TokenDeps, token: string, request: UseRequest): Promise<RenewAnswer> {
   const now = deps.clock();
@@ -35,9 +35,7 @@ export async function renewToken(deps: TokenDeps, token: string, request: UseReq
   const ceiling = deps.config.MAX_TOKEN_TTL;
   const expiry = renewedExpiry(state, state.createdAt, now, ceiling);
   const exp = expiry ? Math.floor(expiry.getTime() / 1000) : nowSeconds;
-  // Already living until its max TTL: a renewal could not add a second.
-  const atMax = state.expiresAt.getTime() >= maxExpiry(state, state.createdAt, ceiling).getTime();
-  if (atMax || exp <= nowSeconds) throw refuse("max_ttl_reached", "The access token has reached its maximum TTL; log in again.");
+  if (exp <= nowSeconds) throw refuse("max_ttl_reached", "The access token has reached its maximum TTL; log in again.");
 
   const [updated] = rowsOf(
     await deps.db.execute(sql`

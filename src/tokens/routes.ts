@@ -70,7 +70,7 @@ export function tokenRoutes(deps: TokenRouteDeps) {
       path: "/api/v1/auth/token/renew",
       operationId: "renewAccessToken",
       tags: ["Tokens"],
-      description: "Extends the token's life by its TTL, never past its max TTL; spends no use.",
+      description: "Extends the token's life by its TTL, capped at its creation + max TTL; answers the time left; spends no use.",
       security: [],
       request: { body: jsonBody(z.strictObject({ accessToken: jwt })) },
       responses: { ...jsonOk(tokenAnswer), ...errorResponses },

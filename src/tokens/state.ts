@@ -37,7 +37,7 @@ export function targetCte(jti: string, clientIp: string | null): SQL {
            i.id as identity_id, i.org_id as identity_org_id, i.role, o.parent_org_id as identity_parent_org_id, o.root_org_id,
            cfg.id is not null as configured,
            coalesce(${clientIp}::inet <<= any (
-             select ((e->>'ipAddress') || '/' || (e->>'prefix'))::inet
+             select ((e->>'ipAddress') || coalesce('/' || (e->>'prefix'), ''))::inet
              from jsonb_array_elements(cfg.access_token_trusted_ips) e
            ), false) as ip_trusted
     from identity_access_tokens t

@@ -1,4 +1,7 @@
-/** PRODUCT.md §2.4 renew: same jti, new exp, never past createdAt + max TTL nor MAX_TOKEN_TTL. Real short sleeps. */
+/**
+ * PRODUCT.md §2.4 renew: same jti, new exp capped at createdAt + max TTL and MAX_TOKEN_TTL; `expiresIn` is the time
+ * left. Real short sleeps.
+ */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { decodeJwt } from "jose";
 import { storageDrivers } from "../helpers/databases.ts";
@@ -20,7 +23,7 @@ describe.each(drivers)("token renewal on %s", (driver) => {
   }, 60_000);
   afterAll(() => svc?.stop());
 
-  it("extends a TTL 2 / max 3 token to createdAt + 3 with the same jti, then refuses with max_ttl_reached, then it expires", async () => {
+  it("extends a TTL 2 / max 3 token to createdAt + 3 with the same jti, renews again to the time left, then it expires", async () => {
     const id = await createIdentity(svc, orgId, { accessTokenTTL: 2, accessTokenMaxTTL: 3 });
     const first = await login(svc, id);
     const c0 = decodeJwt(first.accessToken);
@@ -41,18 +44,41 @@ describe.each(drivers)("token renewal on %s", (driver) => {
     expect(self1.status).toBe(200);
     expect(self1.json.expiresAt).toBe(new Date(c1.exp! * 1000).toISOString());
 
-    expectRefused(await svc.call(RENEW, { body: { accessToken: renewed.json.accessToken } }), 401, "max_ttl_reached");
+    const again = await svc.call(RENEW, { body: { accessToken: renewed.json.accessToken } });
+    expect(again.status).toBe(200);
+    const c2 = decodeJwt(again.json.accessToken);
+    expect(c2.exp).toBe(c0.iat! + 3);
+    expect(again.json.expiresIn).toBe(c2.exp! - c2.iat!);
 
     await sleepUntil(c1.exp!, 50);
-    expectRefused(await self(svc, renewed.json.accessToken), 401, "token_expired");
-    expectRefused(await svc.call(RENEW, { body: { accessToken: renewed.json.accessToken } }), 401, "token_expired");
+    expectRefused(await self(svc, again.json.accessToken), 401, "token_expired");
+    expectRefused(await svc.call(RENEW, { body: { accessToken: again.json.accessToken } }), 401, "token_expired");
   });
 
-  it("never gives more than MAX_TOKEN_TTL, even with TTL and max TTL 0, and then refuses renewal", async () => {
+  it("renews a token with TTL = max TTL (the defaults' shape) to the time it has left", async () => {
+    const id = await createIdentity(svc, orgId, { accessTokenTTL: 3, accessTokenMaxTTL: 3 });
+    const { accessToken } = await login(svc, id);
+    const c0 = decodeJwt(accessToken);
+    await sleepUntil(c0.iat! + 1);
+    const renewed = await svc.call(RENEW, { body: { accessToken } });
+    expect(renewed.status).toBe(200);
+    const c1 = decodeJwt(renewed.json.accessToken);
+    expect(c1.exp).toBe(c0.exp);
+    expect(renewed.json).toMatchObject({ accessTokenMaxTTL: 3, expiresIn: c0.exp! - c1.iat! });
+    expect(renewed.json.expiresIn).toBeLessThanOrEqual(2);
+    expect((await self(svc, renewed.json.accessToken)).status).toBe(200);
+  });
+
+  it("never gives more than MAX_TOKEN_TTL, even with TTL and max TTL 0, also on renewal", async () => {
     const id = await createIdentity(svc, orgId, { accessTokenTTL: 0, accessTokenMaxTTL: 0 });
     const { accessToken, expiresIn } = await login(svc, id);
     expect(expiresIn).toBe(4);
-    expectRefused(await svc.call(RENEW, { body: { accessToken } }), 401, "max_ttl_reached");
+    const c0 = decodeJwt(accessToken);
+    const renewed = await svc.call(RENEW, { body: { accessToken } });
+    expect(renewed.status).toBe(200);
+    const c1 = decodeJwt(renewed.json.accessToken);
+    expect(c1.exp).toBe(c0.iat! + 4);
+    expect(renewed.json.expiresIn).toBe(c1.exp! - c1.iat!);
   });
 
   it("does not spend a use, and refuses a revoked token", async () => {
