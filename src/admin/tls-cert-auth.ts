@@ -4,7 +4,7 @@ import { badRequest, notFound } from "../errors.ts";
 import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
-import { compileTrust, TrustConfigError, type TrustSettings } from "../pki/index.ts";
+import { assertCryptoPolicy, compileTrust, TrustConfigError, type TrustSettings } from "../pki/index.ts";
 import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
@@ -106,7 +106,7 @@ export async function assertUsableConfig(config: TrustSettings & { accessTokenTT
     throw badRequest("accessTokenTTL cannot be greater than accessTokenMaxTTL.");
   }
   try {
-    await compileTrust(config);
+    assertCryptoPolicy(await compileTrust(config));
   } catch (err) {
     if (err instanceof TrustConfigError) throw badRequest(err.message);
     throw err;

@@ -1,5 +1,6 @@
 import { parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
 import { compileCrl, type CompiledCrl } from "./lib/crl.ts";
+import { KEY_POLICY } from "./lib/crypto-policy.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { chargeFor } from "./lib/load.ts";
 import { TrustConfigError } from "./errors.ts";
@@ -39,6 +40,23 @@ function group<T>(items: readonly T[], key: (item: T) => string): Map<string, T[
     else map.set(k, [item]);
   }
   return map;
+}
+
+/**
+ * The crypto policy for a configuration being attached or updated: a configured CA with a weak key, or a
+ * configured CRL signed with MD5 or SHA-1, is refused with a sentence for the admin. Logins do not compile
+ * with it, so a configuration stored before the policy refuses its logins with weak_key or
+ * weak_signature_algorithm instead of failing to load.
+ */
+export function assertCryptoPolicy(trust: CompiledTrust): void {
+  for (const ca of trust.anchors) {
+    if (ca.weakKey) throw new TrustConfigError(`The CA certificate "${ca.subject}" has ${ca.weakKey}; ${KEY_POLICY}.`);
+  }
+  for (const crl of trust.crls) {
+    if (crl.weakSignature) {
+      throw new TrustConfigError(`CRL #${crl.position} is signed with ${crl.weakSignature}; certauth does not accept MD5 or SHA-1 signatures.`);
+    }
+  }
 }
 
 /** Decodes and checks a TLS cert auth configuration; throws TrustConfigError with a sentence for the admin. */

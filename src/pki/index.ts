@@ -1,5 +1,5 @@
 export { TrustConfigError } from "./errors.ts";
-export { compileTrust, type CompiledTrust, type CompileOptions } from "./compile.ts";
+export { assertCryptoPolicy, compileTrust, type CompiledTrust, type CompileOptions } from "./compile.ts";
 export { verifyChain } from "./verify.ts";
 export { fingerprintLeaf, summarizeLeaf } from "./summarize.ts";
 export { leafTooLarge, MAX_CERTIFICATE_BYTES, MAX_CHAIN_BYTES } from "./limits.ts";

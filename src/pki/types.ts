@@ -12,6 +12,8 @@ export type ReasonCode =
   | "name_constraint_violation"
   | "certificate_revoked"
   | "crl_expired"
+  | "weak_signature_algorithm"
+  | "weak_key"
   | "common_name_not_allowed"
   | "subject_alt_name_not_allowed"
   | "organization_not_allowed"

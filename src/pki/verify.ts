@@ -12,6 +12,8 @@ import { checkNameConstraints } from "./rules/name-constraints.ts";
 import { checkPathLength } from "./rules/path-length.ts";
 import { checkRevocation } from "./rules/revocation.ts";
 import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
+import { checkKeys } from "./rules/weak-key.ts";
+import { checkSignatureAlgorithms } from "./rules/weak-signature-algorithm.ts";
 import type { LeafSummary, RuleResult, Verdict } from "./types.ts";
 import { VerifiedChainCache } from "./verified-chain-cache.ts";
 
@@ -19,7 +21,8 @@ import { VerifiedChainCache } from "./verified-chain-cache.ts";
  * Judges a presented chain (leaf first, then whatever intermediates the client sent) against a compiled
  * configuration. Never throws: anything unexpected is a refusal. Checks run in the contract's order:
  * leaf decoding, ca_certificate_not_allowed, leaf validity, leaf EKU, path (ca_verification_failed),
- * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs, allow-lists.
+ * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs,
+ * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, allow-lists.
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
   let leafSummary: LeafSummary | null = null;
@@ -86,7 +89,9 @@ async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[
     checkIssuerExtendedKeyUsage(path) ??
     checkPathLength(path) ??
     checkNameConstraints(path) ??
-    (await checkRevocation(path, trust.crlsByIssuer, now))
+    (await checkRevocation(path, trust.crlsByIssuer, now)) ??
+    checkSignatureAlgorithms(path) ??
+    checkKeys(path)
   );
 }
 

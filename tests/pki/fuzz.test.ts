@@ -25,6 +25,8 @@ const REASONS = new Set([
   "name_constraint_violation",
   "certificate_revoked",
   "crl_expired",
+  "weak_signature_algorithm",
+  "weak_key",
 ]);
 
 /** Mutations of a valid DER: truncation, bit flips, and a length byte replaced by an oversized long form. */

@@ -78,6 +78,18 @@ describe("name constraints", () => {
     expect(await login({ ip: ["fd00:bad::5"] })).toBe("name_constraint_violation");
   });
 
+  it("checks an IPv4-mapped IPv6 address as the IPv4 address it carries, excluded and permitted", async () => {
+    const excluding = await constrained(undefined, { ip: ["10.0.0.0/8"] });
+    expect(await excluding({ ip: ["::ffff:a00:1"] })).toBe("name_constraint_violation");
+    expect(await excluding({ ip: ["::ffff:a09:807"] })).toBe("name_constraint_violation");
+    expect(await excluding({ ip: ["::ffff:c000:201"] })).toBe("ok");
+    const permitting = await constrained({ ip: ["192.0.2.0/24"] });
+    expect(await permitting({ ip: ["::ffff:c000:201"] })).toBe("ok");
+    expect(await permitting({ ip: ["::ffff:a00:1"] })).toBe("name_constraint_violation");
+    const excludingMappedRange = await constrained(undefined, { ip: ["::ffff:0:0/96"] });
+    expect(await excludingMappedRange({ ip: ["::ffff:a00:1"] })).toBe("name_constraint_violation");
+  });
+
   it("checks the host of URI SANs (SPIFFE IDs) against permitted and excluded hosts", async () => {
     const login = await constrained({ uri: ["example.org", ".svc.example.net"] }, { uri: ["bad.svc.example.net"] });
     expect(await login({ uri: ["spiffe://example.org/ns/prod/sa/api"] })).toBe("ok");

@@ -9,6 +9,7 @@ import {
 } from "@peculiar/asn1-x509";
 import type { Name } from "@peculiar/asn1-x509";
 import * as x509 from "../x509.ts";
+import { weakKey, weakSignatureAlgorithm } from "./crypto-policy.ts";
 import { nameKey, normalizeSerial, rdnKeys } from "./names.ts";
 
 /** Limits for untrusted certificate DER handed to asn1js: a certificate is small and shallow. */
@@ -66,6 +67,10 @@ export interface ParsedCertificate {
   nameConstraints: NameConstraints | null;
   /** OIDs of critical extensions the engine does not process (RFC 5280 §4.2: such a certificate is refused). */
   unprocessedCriticalExtensions: string[];
+  /** The certificate's signature algorithm when the crypto policy refuses it (MD5, SHA-1), else null. */
+  weakSignature: string | null;
+  /** Its subject key when the crypto policy refuses it (RSA under 2048 bits, other EC curves), else null. */
+  weakKey: string | null;
 }
 
 /** Extensions the engine processes, or that carry no constraint to enforce. */
@@ -115,6 +120,8 @@ export function parseCertificate(der: Uint8Array<ArrayBuffer>, fingerprint: stri
     emailAddresses: subjectField(OID_EMAIL),
     nameConstraints: ncExt ? AsnConvert.parse(ncExt.value, NameConstraints, CERT_PARSE_OPTIONS) : null,
     unprocessedCriticalExtensions: cert.extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.type)).map((e) => e.type),
+    weakSignature: weakSignatureAlgorithm(cert.structure.signatureAlgorithm.algorithm, () => cert.signatureAlgorithm),
+    weakKey: weakKey(cert.publicKey),
   };
 }
 

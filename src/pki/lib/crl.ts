@@ -3,6 +3,7 @@ import type { CertificateList } from "@peculiar/asn1-x509";
 import { TrustConfigError } from "../errors.ts";
 import type { ParsedCertificate } from "./certificate.ts";
 import { ByteBudgetCache } from "./byte-budget-cache.ts";
+import { weakSignatureAlgorithm } from "./crypto-policy.ts";
 import { nameKey, normalizeSerial, toHex } from "./names.ts";
 
 /** A configured CRL, decoded once per configuration version. */
@@ -18,6 +19,8 @@ export interface CompiledCrl {
   crl: x509.X509Crl;
   /** Fingerprints of configured CAs whose key verifies this CRL (checked at compile time). */
   signedByAnchors: ReadonlySet<string>;
+  /** The CRL's signature algorithm when the crypto policy refuses it (MD5, SHA-1), else null. */
+  weakSignature: string | null;
   /** Login-time signature checks against intermediates, by the intermediate's fingerprint. */
   intermediateChecks: ByteBudgetCache<string, Promise<boolean>>;
 }
@@ -86,6 +89,7 @@ export async function compileCrl(
     revoked,
     crl,
     signedByAnchors,
+    weakSignature: weakSignatureAlgorithm(structure.signatureAlgorithm.algorithm, () => crl.signatureAlgorithm),
     intermediateChecks: new ByteBudgetCache(64 * 1024),
   };
 }

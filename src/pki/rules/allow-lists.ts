@@ -1,10 +1,8 @@
 import type { ParsedCertificate } from "../lib/certificate.ts";
-import { anyRunGlob, labelGlob } from "../lib/glob.ts";
+import { anyRunGlob, labelGlob, type Matcher } from "../lib/glob.ts";
 import { canonicalIp } from "../lib/ip.ts";
 import { TrustConfigError } from "../errors.ts";
 import type { RuleResult, TrustSettings } from "../types.ts";
-
-type Matcher = (value: string) => boolean;
 
 export interface AllowedSubjectAltNames {
   dns: Matcher[];
@@ -47,7 +45,7 @@ function compileSans(entries: string[]): AllowedSubjectAltNames {
     switch (prefix) {
       case "dns":
         if (/[\s/:@]/.test(value)) throw new TrustConfigError(`The allowed subject alternative name "${raw}" is not a DNS name.`);
-        out.dns.push(labelGlob(value, "i"));
+        out.dns.push(labelGlob(value, true));
         break;
       case "ip": {
         const ip = canonicalIp(value);
@@ -60,7 +58,7 @@ function compileSans(entries: string[]): AllowedSubjectAltNames {
         break;
       }
       case "email":
-        out.email.push(anyRunGlob(value, "i"));
+        out.email.push(anyRunGlob(value, true));
         break;
       case "uri":
         out.uri.push(anyRunGlob(value));

@@ -1,6 +1,6 @@
 import type { GeneralName, GeneralSubtree } from "@peculiar/asn1-x509";
 import type { ParsedCertificate } from "../lib/certificate.ts";
-import { parseCidr, parseIp } from "../lib/ip.ts";
+import { parseCidr, parseIp, unmapped } from "../lib/ip.ts";
 import { rdnKeys } from "../lib/names.ts";
 import type { RuleResult } from "../types.ts";
 
@@ -34,12 +34,14 @@ interface FormRule {
   names: (leaf: ParsedCertificate) => string[];
   constraint: (base: GeneralName) => string | undefined;
   matches: (name: string, constraint: string) => boolean;
+  /** For excluded subtrees, when wider than `matches`. */
+  excludes?: (name: string, constraint: string) => boolean;
 }
 
 const FORMS: Record<Form, FormRule> = {
   dns: { names: (l) => l.sans.dns, constraint: (b) => b.dNSName, matches: dnsWithin },
   email: { names: (l) => [...l.sans.email, ...l.emailAddresses], constraint: (b) => b.rfc822Name, matches: emailWithin },
-  ip: { names: (l) => l.sans.ip, constraint: (b) => b.iPAddress, matches: ipWithin },
+  ip: { names: (l) => l.sans.ip, constraint: (b) => b.iPAddress, matches: ipWithin, excludes: ipExcluded },
   uri: { names: (l) => l.sans.uri, constraint: (b) => b.uniformResourceIdentifier, matches: uriWithin },
   dir: {
     names: (l) => (l.subjectRdns.length ? [l.subjectRdns.join(",")] : []),
@@ -56,7 +58,7 @@ function firstViolation(leaf: ParsedCertificate, permitted: GeneralSubtree[], ex
     if (!allow.length && !deny.length) continue;
     for (const name of rule.names(leaf)) {
       if (allow.length && !allow.some((c) => rule.matches(name, c))) return `"${name}"`;
-      if (deny.some((c) => rule.matches(name, c) || !understood(form, name, c))) return `"${name}"`;
+      if (deny.some((c) => (rule.excludes ?? rule.matches)(name, c) || !understood(form, name, c))) return `"${name}"`;
     }
   }
   const constrainsOtherForms = [...permitted, ...excluded].some((s) => !(Object.keys(FORMS) as Form[]).some((f) => FORMS[f].constraint(s.base) !== undefined));
@@ -91,11 +93,21 @@ function emailWithin(address: string, constraint: string): boolean {
   return c.startsWith(".") ? domain.endsWith(c) : domain === c;
 }
 
+/** An IPv4-mapped IPv6 SAN is checked as the IPv4 address the allow-list unwraps it to. */
 function ipWithin(address: string, constraint: string): boolean {
   const ip = parseIp(address);
   const range = parseCidr(constraint);
-  if (!ip || !range || ip.kind() !== range[0].kind()) return false;
-  return ip.match(range);
+  if (!ip || !range) return false;
+  const v4 = unmapped(ip);
+  return v4.kind() === range[0].kind() && v4.match(range);
+}
+
+/** An IPv6 range excludes a mapped address it covers as written, too (fail closed). */
+function ipExcluded(address: string, constraint: string): boolean {
+  if (ipWithin(address, constraint)) return true;
+  const ip = parseIp(address);
+  const range = parseCidr(constraint);
+  return ip !== null && range !== null && ip.kind() === range[0].kind() && ip.match(range);
 }
 
 function uriHost(uri: string): string | null {

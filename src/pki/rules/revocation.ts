@@ -1,6 +1,7 @@
 import type { ParsedCertificate } from "../lib/certificate.ts";
 import { isCrlSignedBy, type CompiledCrl } from "../lib/crl.ts";
 import type { RuleResult } from "../types.ts";
+import { checkCrlSignatureAlgorithm } from "./weak-signature-algorithm.ts";
 
 /**
  * Configured CRLs, for every certificate on the path (leaf first). A CRL applies to a certificate when
@@ -8,7 +9,8 @@ import type { RuleResult } from "../types.ts";
  * configured CA (verified at compile time) or an intermediate (verified here, once per intermediate).
  * A CRL naming an intermediate on the path that the intermediate did not sign leaves the revocation
  * status unknown: fail closed with certificate_revoked. A trust anchor is checked against CRLs that
- * another configured CA signed. An applicable CRL past its nextUpdate refuses with crl_expired.
+ * another configured CA signed. An applicable CRL signed with MD5 or SHA-1 refuses with weak_signature_algorithm,
+ * one past its nextUpdate with crl_expired.
  */
 export async function checkRevocation(
   path: readonly ParsedCertificate[],
@@ -27,6 +29,8 @@ export async function checkRevocation(
         };
       }
       if (!applies) continue;
+      const weak = checkCrlSignatureAlgorithm(crl);
+      if (weak) return weak;
       if (crl.nextUpdate !== null && now.getTime() > crl.nextUpdate.getTime()) {
         return {
           reason: "crl_expired",
