@@ -3,6 +3,8 @@
  * fields, never secrets; as a second line of defence a string that looks like a token, a PEM block or a bearer
  * header is replaced before it is written.
  */
+import { escapeControls, terminalJson } from "./terminal.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -36,14 +38,14 @@ function prettyLine(level: Exclude<LogLevel, "silent">, time: string, msg: strin
   const parts: string[] = [];
   if (msg === "request") {
     const { method, path, status, durationMs } = fields;
-    parts.push(`${method} ${path} ${status} ${durationMs}ms`);
+    parts.push(escapeControls(`${method} ${path} ${status} ${durationMs}ms`));
   } else {
-    parts.push(msg);
+    parts.push(escapeControls(msg));
   }
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     if (msg === "request" && (key === "method" || key === "path" || key === "status" || key === "durationMs")) continue;
-    parts.push(`${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+    parts.push(`${key}=${typeof value === "string" ? escapeControls(value) : terminalJson(value)}`);
   }
   return `${time.slice(11, 23)} ${COLORS[level]}${level.toUpperCase().padEnd(5)}\x1b[0m ${parts.join(" ")}`;
 }
@@ -82,7 +84,7 @@ export function createLogger(
     const time = new Date().toISOString();
     const safe: Record<string, unknown> = {};
     if (fields) for (const key in fields) safe[key] = redact(fields[key]);
-    const line = format === "pretty" ? prettyLine(lvl, time, msg, safe) : JSON.stringify({ level: lvl, time, msg, ...safe });
+    const line = format === "pretty" ? prettyLine(lvl, time, msg, safe) : terminalJson({ level: lvl, time, msg, ...safe });
     if (write) write(line);
     else batchedStdout(line, ORDER[lvl] >= ORDER.warn);
   };

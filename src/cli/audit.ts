@@ -1,6 +1,7 @@
 import { listAuditLogs } from "../audit/events.ts";
 import { z } from "zod";
 import { validate } from "./admin.ts";
+import { escapeControls } from "../terminal.ts";
 import { output, stringOption, withDatabase, type Command } from "./command.ts";
 
 /** The filter of GET /api/v1/audit-logs. */
@@ -32,6 +33,7 @@ export const auditCommands: Command[] = [
           .map((e) =>
             [e.createdAt, e.eventType, `identity=${e.identityId ?? "-"}`, e.reasonCode ? `reason=${e.reasonCode}` : "", `ip=${e.clientIp ?? "-"}`, e.certificateSubject ? `subject="${e.certificateSubject}"` : ""]
               .filter(Boolean)
+              .map(escapeControls)
               .join("  "),
           )
           .join("\n");

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import { openConfiguredDatabase } from "../adapters/shared/local-database.ts";
+import { escapeControls, terminalJson } from "../terminal.ts";
 
 /** A command-line option; `flag` options take no value. */
 export interface OptionSpec {
@@ -103,16 +104,16 @@ export async function withDatabase<T>(env: Record<string, string | undefined>, f
   }
 }
 
-/** `key  value` lines for a flat record; nested values as compact JSON. */
+/** `key  value` lines for a flat record; nested values as compact JSON; control characters escaped. */
 export function formatRecord(record: Record<string, unknown>): string {
   const entries = Object.entries(record);
   const width = Math.max(...entries.map(([k]) => k.length)) + 2;
   return entries
-    .map(([key, value]) => `${key.padEnd(width)}${value === null || value === undefined ? "-" : typeof value === "string" ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => `${key.padEnd(width)}${value === null || value === undefined ? "-" : typeof value === "string" ? escapeControls(value) : terminalJson(value)}`)
     .join("\n");
 }
 
-/** Prints JSON under --json, else the human text. */
+/** Prints JSON under --json, else the human text, whose values each command escapes (escapeControls). */
 export function output(ctx: CommandContext, value: unknown, human: () => string): void {
-  ctx.print(ctx.json ? JSON.stringify(value, null, 2) : human());
+  ctx.print(ctx.json ? terminalJson(value, 2) : human());
 }

@@ -2,6 +2,7 @@ import { AppError } from "../errors.ts";
 import { ConfigError } from "../config.ts";
 import { isUnavailableError } from "../db/client.ts";
 import { VERSION } from "../version.ts";
+import { escapeControls } from "../terminal.ts";
 import { CliError, parseCommandArgs, usageOf, type Command } from "./command.ts";
 import { serveCommands } from "./serve.ts";
 import { orgCommands } from "./org.ts";
@@ -97,7 +98,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     const code = await command.run({ values, positionals, env, json: values.json === true, print: io.out });
     return code ?? 0;
   } catch (err) {
-    io.err(`certauth: ${describeError(err)}`);
+    io.err(`certauth: ${escapeControls(describeError(err))}`);
     return err instanceof CliError ? err.exitCode : 1;
   }
 }

@@ -94,23 +94,24 @@ export const quickstartCommands: Command[] = [
       port: { type: "string", value: "<port>", description: "port to listen on (default: a free one)" },
       exit: { type: "boolean", description: "stop after the login instead of serving until Ctrl-C" },
     },
-    details: "Everything lives in the folder: delete it when done. Nothing outside it is read or changed.",
+    details:
+      "Everything lives in the folder: delete it when done. Nothing outside it is read or changed, and no certauth variable of the shell applies.",
     async run(ctx) {
       const dir = resolve(stringOption(ctx, "dir") ?? mkdtempSync(join(tmpdir(), "certauth-quickstart-")));
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const port = stringOption(ctx, "port") ?? "0";
       const { files, ca, clientCert, clientKey } = await writePki(dir);
-      const env: Record<string, string | undefined> = {
-        ...ctx.env,
-        DATA_DIR: join(dir, "data"),
+      // A throwaway setup with a configuration of its own: nothing from the shell (a deployment's DATABASE_URL,
+      // AUTH_SECRET, KEY_ENCRYPTION_KEY, TOKEN_SIGNING_ALG, …) applies.
+      const dataDir = join(dir, "data");
+      const env: Record<string, string> = {
+        DATA_DIR: dataDir,
         TLS_CERT_FILE: files.serverCert,
         TLS_KEY_FILE: files.serverKey,
         PORT: port,
         HOST: "127.0.0.1",
-        LOG_LEVEL: ctx.env.LOG_LEVEL ?? "warn",
+        LOG_LEVEL: "warn",
       };
-      // A throwaway setup: nothing from the surrounding deployment's configuration applies.
-      for (const name of ["DATABASE_URL", "TLS_CLIENT_CA_FILE", "CLIENT_CERT_SOURCE", "CLIENT_CERT_HEADER", "TRUSTED_PROXIES", "ADMIN_TOKEN"]) delete env[name];
       const notes: string[] = [];
       const service = await bootstrap(env, (line) => notes.push(line));
       const { db } = service.database;
@@ -133,7 +134,7 @@ export const quickstartCommands: Command[] = [
       const token = decodeJwt(answer.accessToken);
       const url = `https://localhost:${server.port}${LOGIN_PATH}`;
       const curl = `curl --cacert ${quote(files.caCert)} --cert ${quote(files.clientCert)} --key ${quote(files.clientKey)} -H 'content-type: application/json' -d '{"identityId":"${identity.id}"}' ${url}`;
-      const adminTokenFile = join(env.DATA_DIR!, "admin-token");
+      const adminTokenFile = join(dataDir, "admin-token");
       if (ctx.json) {
         ctx.print(JSON.stringify({ dir, port: server.port, organizationId: org.id, identityId: identity.id, curl, adminTokenFile, expiresIn: answer.expiresIn, token }, null, 2));
       } else {

@@ -16,13 +16,13 @@ const RFC9440_CHAIN_HEADER = "client-cert-chain";
 export function clientCertificateChain(c: Context<AppEnv>, config: Config): Uint8Array[] | null {
   const peer = getPeer(c);
   const source = config.CLIENT_CERT_SOURCE;
-  // A trusted proxy's forwarded certificate wins over the proxy's own TLS certificate.
-  if (source.header && fromTrustedProxy(peer, config.TRUSTED_PROXIES)) {
+  // A trusted proxy speaks for its client: only what it forwards counts, never its own TLS certificate (PRODUCT §1).
+  if (fromTrustedProxy(peer, config.TRUSTED_PROXIES)) {
+    if (!source.header) return null;
     const value = c.req.raw.headers.get(config.CLIENT_CERT_HEADER);
-    if (value !== null && value.trim() !== "") {
-      const chain = config.CLIENT_CERT_HEADER === RFC9440_HEADER ? c.req.raw.headers.get(RFC9440_CHAIN_HEADER) : null;
-      return decodeForwardedCertificate(value, chain);
-    }
+    if (value === null || value.trim() === "") return null;
+    const chain = config.CLIENT_CERT_HEADER === RFC9440_HEADER ? c.req.raw.headers.get(RFC9440_CHAIN_HEADER) : null;
+    return decodeForwardedCertificate(value, chain);
   }
   if (source.tls && peer.certificateChain.length > 0) return peer.certificateChain;
   return null;

@@ -1,6 +1,6 @@
 import { verifyAccessToken, type AccessTokenClaims } from "./claims.ts";
 import { readTokenState, type TokenState } from "./state.ts";
-import { usesRemaining, type TokenDeps } from "./use.ts";
+import { certificateMismatch, presentedBinding, usesRemaining, type TokenDeps, type UseRequest } from "./use.ts";
 
 export type Introspection =
   | { active: false }
@@ -23,14 +23,24 @@ export type Introspection =
     };
 
 /**
+ * Who asks: the admin (any token), an admin identity (tokens in its scope), or the token itself, which brings
+ * the request it came in.
+ */
+export type Introspector =
+  | { kind: "admin" }
+  | { kind: "scoped"; mayInspect: (state: TokenState) => boolean }
+  | { kind: "self"; request: UseRequest };
+
+/**
  * RFC 7662 in spirit: whether the token would be accepted now, apart from the request-dependent checks (client
- * IP and certificate), and what it says. Spends no use. `mayInspect` hides tokens outside the caller's scope:
- * they are answered `{ active: false }`, as RFC 7662 §2.2 allows.
+ * IP and certificate), and what it says. Spends no use. A token out of a scoped caller's reach is answered
+ * `{ active: false }`, as RFC 7662 §2.2 allows. A bound token asking about itself is refused without its
+ * certificate, as `self` is (PRODUCT §2.4).
  */
 export async function introspectToken(
   deps: Pick<TokenDeps, "db" | "signer" | "clock">,
   token: string,
-  mayInspect: (state: TokenState) => boolean = () => true,
+  caller: Introspector = { kind: "admin" },
 ): Promise<Introspection> {
   const now = deps.clock();
   let claims: AccessTokenClaims;
@@ -39,8 +49,11 @@ export async function introspectToken(
   } catch {
     return { active: false };
   }
+  const binding = caller.kind === "self" ? await presentedBinding(claims, caller.request) : null;
   const state = await readTokenState(deps.db, claims.jti);
-  if (!state || !mayInspect(state)) return { active: false };
+  if (!state || (caller.kind === "scoped" && !caller.mayInspect(state))) return { active: false };
+  // Before any answer: without its certificate a bound token learns nothing, not even that it was revoked.
+  if (binding && !binding.matches(state)) throw certificateMismatch();
   const exhausted = state.numUsesLimit > 0 && state.numUses >= state.numUsesLimit;
   if (state.revokedAt || state.expiresAt.getTime() <= now.getTime() || !state.configured || exhausted) return { active: false };
   return {

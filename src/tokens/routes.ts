@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { bearerToken, canManageOrg, matchesHash, type IdentityTokenAuthenticator } from "../admin/auth.ts";
 import { forbidden, unauthorized } from "../errors.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
-import { introspectToken } from "./introspect.ts";
+import { introspectToken, type Introspector } from "./introspect.ts";
 import { renewToken } from "./renew.ts";
 import { revokeToken } from "./revoke.ts";
 import type { TokenState } from "./state.ts";
@@ -146,19 +146,20 @@ export function tokenRoutes(deps: TokenRouteDeps) {
       const { token } = c.req.valid("json");
       const caller = bearerToken(c.req.header("authorization"));
       if (!caller) throw unauthorized("An Authorization: Bearer token is required.");
-      let scope: ((state: TokenState) => boolean) | undefined;
+      let introspector: Introspector;
       if (await matchesHash(caller, deps.adminTokenHash)) {
-        scope = undefined;
+        introspector = { kind: "admin" };
       } else if (caller === token) {
-        scope = undefined;
+        introspector = { kind: "self", request: useRequestOf(c, deps.config) };
       } else if (caller.split(".").length === 3) {
         const principal = await deps.authenticateIdentityToken(caller, c);
         if (principal.kind !== "identity" || principal.role !== "admin") throw forbidden("This identity does not have the admin role.");
-        scope = (state) => canManageOrg(principal, { id: state.identityOrgId, parentOrgId: state.identityParentOrgId });
+        const mayInspect = (state: TokenState) => canManageOrg(principal, { id: state.identityOrgId, parentOrgId: state.identityParentOrgId });
+        introspector = { kind: "scoped", mayInspect };
       } else {
         throw unauthorized("The bearer token is not valid.");
       }
-      return c.json(await introspectToken(deps, token, scope), 200);
+      return c.json(await introspectToken(deps, token, introspector), 200);
     },
   );
 

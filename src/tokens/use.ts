@@ -117,10 +117,12 @@ export function firstRefusal(state: TokenState, now: Date, certificateMatches: b
   if (state.numUsesLimit > 0 && state.numUses >= state.numUsesLimit) {
     return refuse("uses_exhausted", "The access token has no uses left.");
   }
-  if (!certificateMatches) {
-    return refuse("certificate_mismatch", "The access token is bound to a client certificate that this request did not present.");
-  }
+  if (!certificateMatches) return certificateMismatch();
   return null;
+}
+
+export function certificateMismatch(): AppError {
+  return refuse("certificate_mismatch", "The access token is bound to a client certificate that this request did not present.");
 }
 
 /** Uses left, or null when the token has no limit. */

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { bootstrap } from "../../src/adapters/shared/bootstrap.ts";
 import { COMMANDS } from "../../src/cli/main.ts";
 import { makeCa, makeCrl, makeLeaf, randomSerial, type Issued } from "../fixtures/pki.ts";
 import { cli, cliJson } from "./support.ts";
 
 const ADMIN_TOKEN = "cli-test-admin-token-0123456789abcdefghij";
+const ROOT = resolve(import.meta.dir, "../..");
+const BUN = join(ROOT, "node_modules/.bin/bun");
 
 let dir: string;
 let env: Record<string, string>;
@@ -183,4 +186,39 @@ describe("certauth against the server's database", () => {
     const badConfig = await cli({ ...env, TOKEN_SIGNING_ALG: "none" }, "keys", "rotate");
     expect(badConfig.err.trim()).toStartWith("certauth: invalid TOKEN_SIGNING_ALG");
   }, 30_000);
+});
+
+describe("certauth quickstart", () => {
+  it("starts from an environment of its own: a deployment's configuration in the shell changes nothing", () => {
+    const qs = join(dir, "quickstart");
+    // What an operator's shell may well hold; every one of them would break or bend the throwaway setup.
+    const shell = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: dir,
+      DATABASE_URL: "postgres://certauth@nowhere.invalid:5432/prod",
+      TOKEN_SIGNING_ALG: "HS256",
+      AUTH_SECRET: "a-production-hs256-secret-0123456789abcdef",
+      KEY_ENCRYPTION_KEY: "a-production-key-encryption-key-0123456789",
+      ADMIN_TOKEN: "a-production-admin-token-0123456789abcdef",
+      ISSUER_URL: "https://certauth.prod.example",
+      MAX_TOKEN_TTL: "1",
+      CLIENT_CERT_SOURCE: "header",
+      TLS_CLIENT_CA_FILE: join(dir, "no-such-ca.pem"),
+      LOG_LEVEL: "not-a-level",
+    };
+    const result = spawnSync(BUN, ["src/cli/main.ts", "quickstart", "--exit", "--json", "--dir", qs], {
+      cwd: ROOT,
+      env: shell,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect({ status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
+    const answer = JSON.parse(result.stdout);
+    expect(answer.token.header.alg).toBe("EdDSA");
+    expect(answer.token.payload.iss).not.toBe(shell.ISSUER_URL);
+    expect(answer.expiresIn).toBeGreaterThan(1);
+    // Its own embedded database and keys, in its own folder, with its own generated admin token.
+    expect(readdirSync(join(qs, "data")).sort()).toEqual(["admin-token", "key-encryption-key", "pgdata"]);
+    expect(readFileSync(answer.adminTokenFile, "utf8")).not.toContain(shell.ADMIN_TOKEN);
+  }, 150_000);
 });

@@ -186,11 +186,17 @@ describe("clientCertificateChain", () => {
     expect(await ask(viaProxy(), twice)).toMatchObject({ status: 400, message: expect.stringMatching(/several values/) });
   });
 
-  it("under tls,header prefers a trusted proxy's forwarded certificate over the proxy's own TLS certificate", async () => {
+  it("under tls,header takes a trusted proxy's forwarded certificate and never the proxy's own TLS certificate", async () => {
     const ask = harness({ CLIENT_CERT_SOURCE: "tls,header", TRUSTED_PROXIES: `${PROXY}/32` });
     expect(await ask(viaProxy([proxyCert.der]), { [HEADER]: escapedPem(leaf) })).toMatchObject({ chain: [b64(leaf.der)] });
-    expect(await ask(viaProxy([proxyCert.der]))).toMatchObject({ chain: [b64(proxyCert.der)] });
+    expect(await ask(viaProxy([proxyCert.der]))).toMatchObject({ chain: null });
+    expect(await ask(viaProxy([proxyCert.der]), { [HEADER]: " " })).toMatchObject({ chain: null });
     expect(await ask(direct([leaf.der]), { [HEADER]: escapedPem(proxyCert) })).toMatchObject({ chain: [b64(leaf.der)] });
+  });
+
+  it("under tls never takes a trusted proxy's own TLS certificate for its client's", async () => {
+    const ask = harness({ TRUSTED_PROXIES: `${PROXY}/32` });
+    expect(await ask(viaProxy([proxyCert.der]), { [HEADER]: escapedPem(leaf) })).toMatchObject({ chain: null });
   });
 
   it("reads Client-Cert-Chain only with CLIENT_CERT_HEADER=client-cert", async () => {

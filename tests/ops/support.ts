@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { bootstrap, type Service } from "../../src/adapters/shared/bootstrap.ts";
 import { createApp, type App } from "../../src/app.ts";
 import { sha256 } from "../../src/admin/auth.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, type LogFormat } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics/registry.ts";
 import { makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
 
@@ -23,7 +23,7 @@ export interface OpsWorld {
   close(): Promise<void>;
 }
 
-export async function opsWorld(env: Record<string, string> = {}): Promise<OpsWorld> {
+export async function opsWorld(env: Record<string, string> = {}, logFormat: LogFormat = "json"): Promise<OpsWorld> {
   const dataDir = mkdtempSync(join(tmpdir(), "certauth-ops-"));
   const service = await bootstrap({ DATA_DIR: dataDir, DATABASE_URL: "memory://", ADMIN_TOKEN, LOG_LEVEL: "silent", ...env }, () => {});
   const logs: string[] = [];
@@ -34,7 +34,7 @@ export async function opsWorld(env: Record<string, string> = {}): Promise<OpsWor
     signer: service.signer,
     clock: () => new Date(),
     adminTokenHash: await sha256(ADMIN_TOKEN),
-    log: createLogger("debug", (line) => logs.push(line), "json"),
+    log: createLogger("debug", (line) => logs.push(line), logFormat),
     metrics,
   });
   const ca = await makeCa({ subject: "CN=Ops CA" });

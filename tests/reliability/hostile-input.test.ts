@@ -418,8 +418,11 @@ describe("hostile input over real HTTPS (node:tls bridge)", () => {
     await tlsOnly?.stop();
   });
 
+  // The proxy forwards its client's certificate; its own TLS certificate would never count (PRODUCT §1).
+  const forwardedGood = { [CERT_HEADER]: encodeURIComponent(good.pem) };
+
   const loginWorks = async () => {
-    const res = await svc.call(LOGIN, { body: { identityId }, cert: good.pem, key: good.keyPem });
+    const res = await svc.call(LOGIN, { body: { identityId }, headers: forwardedGood });
     expect(res.status).toBe(200);
   };
 
@@ -431,7 +434,7 @@ describe("hostile input over real HTTPS (node:tls bridge)", () => {
         const forwarded = await svc.call(LOGIN, { body: { identityId }, headers: { [CERT_HEADER]: headerSafe(value) } });
         checkCalled(forwarded, [200, 400, 401]);
         const raw = body && typeof body === "object" && "raw" in body && Object.keys(body).length === 1 ? String((body as { raw: unknown }).raw) : JSON.stringify(body);
-        const res = await svc.call(LOGIN, { rawBody: raw, ...(withCert ? { cert: good.pem, key: good.keyPem } : {}) });
+        const res = await svc.call(LOGIN, { rawBody: raw, ...(withCert ? { headers: forwardedGood } : {}) });
         checkCalled(res, LOGIN_OUTCOMES);
       }),
       { numRuns: 100 },

@@ -10,12 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHmac, createPublicKey } from "node:crypto";
 import { generateKeyPair, SignJWT } from "jose";
-import { makeCa, makeLeaf } from "../fixtures/pki.ts";
+import { makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { checkCalled, checkFetched, inProcess, jwtClaims, LOGIN, RENEW, SELF, type InProcess } from "./support.ts";
 
 const root = await makeCa({ subject: "CN=Spoof Root" });
 const good = await makeLeaf({ issuer: root, cn: "svc-real" });
+const proxyCert = await makeLeaf({ issuer: root, cn: "edge-proxy" });
 const stranger = await makeLeaf({ issuer: await makeCa({ subject: "CN=Stranger Root" }), cn: "svc-real" });
 const CERT_HEADER = "x-identity-tls-cert-auth-client-cert";
 const forwarded = { [CERT_HEADER]: encodeURIComponent(good.pem) };
@@ -139,6 +140,48 @@ describe("forwarded headers and X-Forwarded-For over HTTPS from an untrusted pee
       statuses.push(res.status);
     }
     expect(statuses).toEqual([400, 400, 400, 429, 429, 429]);
+  });
+});
+
+describe("a trusted proxy's own TLS certificate, over HTTPS (tls,header)", () => {
+  // The test client plays the trusted proxy at 127.0.0.1, holding a client certificate of its own from the same CA.
+  let svc: RunningService;
+  let identityId: string;
+
+  beforeAll(async () => {
+    svc = await startService("pglite", { CLIENT_CERT_SOURCE: "tls,header", TRUSTED_PROXIES: "127.0.0.1/32", LOGIN_RATE_LIMIT: "0" });
+    const org = (await svc.admin("/api/v1/organizations", { body: { name: "P", slug: "p" } })).json.organization.id;
+    identityId = (await svc.admin("/api/v1/identities", { body: { name: "p", organizationId: org } })).json.identity.id;
+    const attached = await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${identityId}`, {
+      body: { caCertificate: root.pem, bindTokensToCertificate: true },
+    });
+    expect(attached.status).toBe(200);
+  }, 60_000);
+  afterAll(() => svc?.stop());
+
+  const asProxy = { cert: proxyCert.pem, key: proxyCert.keyPem };
+  const forwarding = (leaf: Issued) => ({ [CERT_HEADER]: encodeURIComponent(leaf.pem) });
+
+  it("is never taken for its client's: a login through it without a forwarded certificate is a 400 (no client certificate)", async () => {
+    const bare = await svc.call(LOGIN, { body: { identityId }, ...asProxy });
+    checkCalled(bare, [400]);
+    expect(bare.json.error).toBe("BadRequest");
+    const forwarded = await svc.call(LOGIN, { body: { identityId }, ...asProxy, headers: forwarding(good) });
+    expect(forwarded.status).toBe(200);
+    const audit = await svc.admin(`/api/v1/audit-logs?identityId=${identityId}&limit=5`);
+    expect(audit.json.auditLogs.map((e: { certificateSubject: string }) => e.certificateSubject)).not.toContain("CN=edge-proxy");
+  });
+
+  it("never proves a bound token's certificate: only the forwarded one counts for requests through it", async () => {
+    const bound = await svc.call(LOGIN, { body: { identityId }, ...asProxy, headers: forwarding(proxyCert) });
+    expect(bound.status).toBe(200);
+    const bearer = { authorization: `Bearer ${bound.json.accessToken}` };
+    const bare = await svc.call(SELF, { headers: bearer, ...asProxy });
+    checkCalled(bare, [401]);
+    expect(bare.headers["x-certauth-reason"]).toBe("certificate_mismatch");
+    const renewed = await svc.call(RENEW, { body: { accessToken: bound.json.accessToken }, ...asProxy });
+    expect(renewed.headers["x-certauth-reason"]).toBe("certificate_mismatch");
+    expect((await svc.call(SELF, { headers: { ...bearer, ...forwarding(proxyCert) }, ...asProxy })).status).toBe(200);
   });
 });
 

@@ -145,6 +145,22 @@ describe.each(drivers)("token uses on %s", (driver) => {
       expect(ok.json).toMatchObject({ certificateBound: true, numUses: 1, numUsesRemaining: 1 });
     });
 
+    it("introspect themselves only with their certificate, as for /self (401 certificate_mismatch); the admin needs none", async () => {
+      const id = await createIdentity(svc, orgId, { bindTokensToCertificate: true });
+      const { accessToken } = await login(svc, id, leafA);
+      const asSelf = (leaf?: typeof leafA) =>
+        svc.call(INTROSPECT, { body: { token: accessToken }, headers: bearer(accessToken), ...(leaf ? { cert: leaf.pem, key: leaf.keyPem } : {}) });
+
+      expectRefused(await asSelf(), 401, "certificate_mismatch");
+      expectRefused(await asSelf(leafB), 401, "certificate_mismatch");
+      expect((await asSelf(leafA)).json).toMatchObject({ active: true, identityId: id, cnf: { "x5t#S256": expect.any(String) } });
+      expect((await svc.admin(INTROSPECT, { body: { token: accessToken } })).json).toMatchObject({ active: true, identityId: id });
+      // Revoked, it says no more to a caller without the certificate than before.
+      await svc.call("/api/v1/auth/token/revoke", { body: { accessToken } });
+      expectRefused(await asSelf(), 401, "certificate_mismatch");
+      expect((await asSelf(leafA)).json).toEqual({ active: false });
+    });
+
     it("are not issued when bindTokensToCertificate is off: the token works without a certificate", async () => {
       const { accessToken } = await login(svc, await createIdentity(svc, orgId), leafA);
       expect(decodeJwt(accessToken).cnf).toBeUndefined();
