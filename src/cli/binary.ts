@@ -1,6 +1,7 @@
 /**
- * Entry of the single binary (`npm run build:binary`): PGlite's wasm and data bundle and the SQL migrations
- * are embedded by `bun build --compile`; this points the database at them, then runs the CLI.
+ * Entry of the single binary (`npm run build:binary`): PGlite's wasm and data bundle, its data directory
+ * template and the SQL migrations are embedded by `bun build --compile`; this points the database at them,
+ * then runs the CLI.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,10 +9,15 @@ import { join } from "node:path";
 import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
 import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
 import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
+import pgdataTemplate from "../../dist/pgdata-template.tar.gz" with { type: "file" };
 import journal from "../../drizzle/meta/_journal.json" with { type: "json" };
 import { setPgliteAssets } from "../db/client.ts";
 import { setMigrationsFolder } from "../db/migrate.ts";
+import { setTemplateSource } from "../db/pglite-template.ts";
+import { ownerOnlyUmask } from "../adapters/shared/data-dir.ts";
 import { run } from "./main.ts";
+
+ownerOnlyUmask();
 
 setPgliteAssets(async () => {
   const [pgliteWasmModule, initdbWasmModule, fsBundle] = await Promise.all([
@@ -20,6 +26,14 @@ setPgliteAssets(async () => {
     Bun.file(pgliteData).arrayBuffer().then((bytes) => new Blob([bytes])),
   ]);
   return { pgliteWasmModule, initdbWasmModule, fsBundle };
+});
+
+// Bun.Archive reads the archive from bytes (from a Bun.file it fails with ReadError in Bun 1.4.5). The archive
+// and its 40 MB unpacked are collected before postgres starts, so they do not add to its peak.
+setTemplateSource(async (target) => {
+  await new Bun.Archive(await Bun.file(pgdataTemplate).bytes()).extract(target);
+  Bun.gc(true);
+  return true;
 });
 
 /** drizzle's migrator reads a folder: write the embedded SQL files (extra entrypoints of the build) and the journal to one. */

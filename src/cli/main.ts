@@ -12,6 +12,7 @@ import { tokenCommands } from "./token.ts";
 import { keyCommands } from "./keys.ts";
 import { auditCommands } from "./audit.ts";
 import { quickstartCommands } from "./quickstart.ts";
+import { ownerOnlyUmask } from "../adapters/shared/data-dir.ts";
 
 export const COMMANDS: Command[] = [
   ...quickstartCommands,
@@ -104,5 +105,6 @@ export async function run(argv: string[], env: Record<string, string | undefined
 }
 
 if (import.meta.main) {
+  ownerOnlyUmask();
   process.exit(await run(process.argv.slice(2)));
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
@@ -6,6 +7,7 @@ import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
 import { migrateDatabase } from "./migrate.ts";
+import { restoreTemplate } from "./pglite-template.ts";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -100,11 +102,20 @@ function migratedMemoryTemplate(): Promise<Blob> {
   return memoryTemplate;
 }
 
+/** A new data directory starts from the installed PGlite's template; without one, PGlite runs initdb (~1 GiB once). */
+async function onDisk(dataDir: string): Promise<string> {
+  const pgdata = `${dataDir.replace(/\/$/, "")}/pgdata`;
+  if (!existsSync(pgdata) && !(await restoreTemplate(pgdata))) {
+    console.error("certauth: no PGlite template in this install (npm install makes one), so initdb runs: the first start peaks near 1 GiB of memory");
+  }
+  return pgdata;
+}
+
 async function openPglite(options: OpenOptions): Promise<Database> {
   const client =
     options.url === "memory://"
       ? await PGlite.create({ loadDataDir: await migratedMemoryTemplate(), startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) })
-      : await PGlite.create(`${options.dataDir.replace(/\/$/, "")}/pgdata`, { startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) });
+      : await PGlite.create(await onDisk(options.dataDir), { startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) });
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   let closed = false;
   return {

@@ -10,6 +10,7 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../helpers/ports.ts";
+import { peakRssMiB } from "../helpers/processes.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 let dir: string;
@@ -46,7 +47,7 @@ describe("the single binary, alone in an empty folder", () => {
     expect(statSync(join(dir, "qs", "client.key")).mode & 0o777).toBe(0o600);
   }, 120_000);
 
-  it("runs certauth serve on embedded PGlite and exits 0 on SIGTERM", async () => {
+  it("runs certauth serve on embedded PGlite, its first start on an empty DATA_DIR under 256 MiB of RSS, and exits 0 on SIGTERM", async () => {
     const port = await freePort();
     const child = spawn(binary, ["serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "serve-data")], {
       cwd: dir,
@@ -73,6 +74,8 @@ describe("the single binary, alone in an empty folder", () => {
         await Bun.sleep(200);
       }
       expect(output).toContain("generated an admin token");
+      // The embedded data directory template, not PGlite's initdb (which peaked near 950 MiB): a 512 MiB container starts it.
+      expect(peakRssMiB(child.pid!)).toBeLessThan(256);
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
     } finally {

@@ -96,6 +96,7 @@ async function stopChild(child: Child): Promise<number | null> {
 
 export interface ServiceProcess {
   runtime: Runtime;
+  pid: number;
   url: string;
   port: number;
   dataDir: string;
@@ -120,7 +121,8 @@ export async function startServiceProcess(runtime: Runtime, env: Record<string, 
   const host = env.HOST ?? "127.0.0.1";
   const port = await freePort(host);
   const dataDir = mkdtempSync(join(tmpdir(), `certauth-${runtime}-`));
-  const database = env.DATABASE_URL ? undefined : await processDatabase();
+  // DATABASE_URL set by the caller, even to "" (the embedded database in DATA_DIR), is the caller's.
+  const database = env.DATABASE_URL !== undefined ? undefined : await processDatabase();
   const child = launch(
     commandFor(runtime),
     { DATA_DIR: dataDir, DATABASE_URL: database?.url ?? "", ADMIN_TOKEN, LOG_LEVEL: "warn", ...env, HOST: host, PORT: String(port) },
@@ -144,6 +146,7 @@ export async function startServiceProcess(runtime: Runtime, env: Record<string, 
   }
   return {
     runtime,
+    pid: child.process.pid!,
     url,
     port,
     dataDir,
@@ -245,4 +248,11 @@ http {
     await Bun.sleep(100);
   }
   return { url, port, output, stop };
+}
+
+/** The peak resident set size of a running process (VmHWM in /proc/<pid>/status, Linux), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmHWM:\s+(\d+) kB$/m);
+  if (!line) throw new Error(`no VmHWM for pid ${pid}`);
+  return Number(line[1]) / 1024;
 }

@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp, type App } from "../../app.ts";
 import { loadConfig, type Config } from "../../config.ts";
 import type { Database } from "../../db/client.ts";
 import { openConfiguredDatabase } from "./local-database.ts";
+import { ownDataDir } from "./data-dir.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { makeSelfSignedServerCert } from "../../tls/self-signed.ts";
 import { ensureAdminToken } from "../../admin/admin-token.ts";
@@ -32,7 +33,7 @@ export interface Service {
 export async function bootstrap(env: Record<string, string | undefined>, out: (line: string) => void = console.error): Promise<Service> {
   const config = loadConfig(env);
   const log = createLogger(config.LOG_LEVEL);
-  mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
+  ownDataDir(config.DATA_DIR);
   const database = await openConfiguredDatabase(config);
   try {
     const adminTokenHash = await ensureAdminToken(database.db, config.ADMIN_TOKEN, (token) => {
@@ -74,7 +75,7 @@ async function loadTls(config: Config, out: (line: string) => void): Promise<Tls
   if (!existsSync(certFile) || !existsSync(keyFile)) {
     const { certPem, keyPem } = await makeSelfSignedServerCert();
     writeFileSync(keyFile, keyPem, { mode: 0o600 });
-    writeFileSync(certFile, certPem, { mode: 0o644 });
+    writeFileSync(certFile, certPem, { mode: 0o600 });
     out(`certauth: generated a self-signed server certificate for localhost: ${certFile}`);
   }
   return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8"), clientCa };

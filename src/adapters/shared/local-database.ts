@@ -1,24 +1,28 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../../config.ts";
 import { openDatabase, type Database } from "../../db/client.ts";
+import { ownDataDir, ownerOnlyTree } from "./data-dir.ts";
 
 /**
  * Opens the database the configuration names. The embedded database on disk admits one process at a
  * time (two PGlite processes on one data directory corrupt it), so its DATA_DIR is locked with a pid
- * file for as long as it is open; a lock whose process is gone (e.g. after a crash) is taken over.
+ * file for as long as it is open; a lock whose process is gone (e.g. after a crash) is taken over. Files
+ * postgres created wider than owner-only are narrowed once it has started and again once it has stopped.
  */
 export async function openConfiguredDatabase(config: Config): Promise<Database> {
   if (config.DATABASE_URL) return openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });
-  mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 });
+  ownDataDir(config.DATA_DIR);
   const release = lockDataDir(config.DATA_DIR);
   try {
     const database = await openDatabase({ url: undefined, dataDir: config.DATA_DIR });
+    ownerOnlyTree(config.DATA_DIR);
     return {
       ...database,
       close: async () => {
         try {
           await database.close();
+          ownerOnlyTree(config.DATA_DIR);
         } finally {
           release();
         }

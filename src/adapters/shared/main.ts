@@ -1,5 +1,6 @@
 import { ConfigError } from "../../config.ts";
 import { bootstrap, type Service } from "./bootstrap.ts";
+import { ownerOnlyUmask } from "./data-dir.ts";
 
 type Started = { port: number; close: () => Promise<void> };
 export type StartServer = (service: Service, port: number, host: string) => Promise<Started>;
@@ -9,6 +10,7 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 
 /** The process entry every runtime shares: one clear line and a non-zero exit on bad configuration. */
 export async function runService(runtime: string, start: StartServer, env: Record<string, string | undefined> = process.env): Promise<void> {
+  ownerOnlyUmask();
   let service: Service;
   try {
     service = await bootstrap(env);
