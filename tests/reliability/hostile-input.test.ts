@@ -254,7 +254,7 @@ describe("hostile input in-process (app.fetch with a peer)", () => {
       fc.asyncProperty(counted(forwardedValues), fc.constantFrom(CERT_HEADER, CERT_HEADER.toUpperCase()), async (value, name) => {
         const res = await app.fetch("POST", LOGIN, { body: { identityId }, peer: trustedProxy, headers: { [name]: headerSafe(value) } });
         checkFetched(res, [200, 400, 401]);
-        if (res.status === 200) expect(decodeURIComponent(value).includes(goodPem.slice(30, 90)) || value.includes(b64(good.der).slice(10, 60))).toBe(true);
+        if (res.status === 200) expect(percentDecoded(value).includes(goodPem.slice(30, 90)) || value.includes(b64(good.der).slice(10, 60))).toBe(true);
       }),
       { numRuns: 1200 },
     );
@@ -460,3 +460,8 @@ describe("hostile input over real HTTPS (node:tls bridge)", () => {
     expect((await tlsOnly.call("/api/status")).status).toBe(200);
   }, 60_000);
 });
+
+/** %XX sequences decoded byte by byte (the PEM is ASCII); a stray `%` stays as it is, as the server reads it. */
+function percentDecoded(value: string): string {
+  return value.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
