@@ -4,5 +4,6 @@ export { verifyChain } from "./verify.ts";
 export { summarizeLeaf } from "./summarize.ts";
 export { TrustCache } from "./trust-cache.ts";
 export { VerifiedChainCache } from "./verified-chain-cache.ts";
+export { refusedChains, RefusedChainCache } from "./refused-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";
 export type { LeafSummary, ReasonCode, Refusal, TrustSettings, Verdict } from "./types.ts";
