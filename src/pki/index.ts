@@ -5,5 +5,6 @@ export { fingerprintLeaf, summarizeLeaf } from "./summarize.ts";
 export { leafTooLarge, MAX_CERTIFICATE_BYTES, MAX_CHAIN_BYTES } from "./limits.ts";
 export { TrustCache } from "./trust-cache.ts";
 export { VerifiedChainCache } from "./verified-chain-cache.ts";
+export { refusedChains, RefusedChainCache } from "./refused-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";
 export type { LeafSummary, ReasonCode, Refusal, TrustSettings, Verdict } from "./types.ts";

@@ -1,4 +1,5 @@
 import { isSignedBy, type ParsedCertificate } from "./lib/certificate.ts";
+import { toHex } from "./lib/names.ts";
 import type { CompiledTrust } from "./compile.ts";
 
 /** Most intermediates between the leaf and a trust anchor. */
@@ -7,27 +8,64 @@ export const MAX_INTERMEDIATES = 8;
 export const MAX_PRESENTED = 32;
 /** Candidate paths collected, so that a later rule can prefer one that passes. */
 export const MAX_PATHS = 16;
-/** Signature checks per path search, bounding the work an adversarial bundle can cause. */
+/** Signature checks per path search: the expensive part of a step. */
 export const MAX_SIGNATURE_CHECKS = 96;
+/** Steps per path search (a partial path taken up, or a candidate issuer considered, cached signature or not). */
+export const MAX_STEPS = 512;
+
+/** The work one search did; `findPaths` never lets either count pass its budget. */
+export interface PathStats {
+  steps: number;
+  signatureChecks: number;
+}
+
+/**
+ * A path under construction: `certs` fixed so far, then `copies` of one subject + key + issuer whose copy is
+ * chosen once the next issuer is known (the first copy its signature verifies under).
+ */
+interface Partial {
+  certs: ParsedCertificate[];
+  copies: readonly ParsedCertificate[];
+  /** Subject + key of every certificate on it: a path never passes through the same CA twice. */
+  identities: Set<string>;
+}
 
 /**
  * Every signature-verified path from the leaf to a trust anchor (leaf first, anchor last), shortest and
- * earliest-presented first. Direct mode: only leaf → configured CA. Chain mode: leaf → presented
- * intermediates in any order (duplicates, copies of an anchor and the leaf itself dropped; no certificate
- * twice in one path) → configured CA.
+ * earliest-presented first, within MAX_STEPS and MAX_SIGNATURE_CHECKS whatever is presented. Direct mode:
+ * only leaf → configured CA. Chain mode: leaf → presented intermediates in any order (duplicates, copies of an
+ * anchor and the leaf itself dropped; no subject + key twice in one path) → configured CA.
  */
 export async function findPaths(
   trust: CompiledTrust,
   leaf: ParsedCertificate,
   presented: readonly ParsedCertificate[],
+  stats: PathStats = { steps: 0, signatureChecks: 0 },
 ): Promise<ParsedCertificate[][]> {
+  const keys = new Map<ParsedCertificate, string>();
+  const keyOf = (cert: ParsedCertificate): string => {
+    let key = keys.get(cert);
+    if (key === undefined) {
+      key = spkiHex(cert);
+      keys.set(cert, key);
+    }
+    return key;
+  };
+  const identity = (cert: ParsedCertificate) => `${cert.subjectKey}\n${keyOf(cert)}`;
+  const step = (): boolean => {
+    if (stats.steps >= MAX_STEPS) return false;
+    stats.steps++;
+    return true;
+  };
+
+  // A signature depends on the issuer's key only: copies of one key (cross-signed or not) share the check.
   const checks = new Map<string, Promise<boolean>>();
-  let budget = MAX_SIGNATURE_CHECKS;
   const signed = (child: ParsedCertificate, issuer: ParsedCertificate): Promise<boolean> => {
-    const key = `${child.fingerprint}>${issuer.fingerprint}`;
+    const key = `${child.fingerprint}>${keyOf(issuer)}`;
     let result = checks.get(key);
     if (!result) {
-      if (budget-- <= 0) return Promise.resolve(false);
+      if (stats.signatureChecks >= MAX_SIGNATURE_CHECKS) return Promise.resolve(false);
+      stats.signatureChecks++;
       result = isSignedBy(child, issuer);
       checks.set(key, result);
     }
@@ -37,32 +75,85 @@ export async function findPaths(
   const paths: ParsedCertificate[][] = [];
   if (!trust.chainMode) {
     for (const anchor of trust.anchorsBySubject.get(leaf.issuerKey) ?? []) {
+      if (!step()) break;
       if (await signed(leaf, anchor)) paths.push([leaf, anchor]);
     }
     return paths;
   }
 
-  const pool: ParsedCertificate[] = [];
-  const skip = new Set<string>([leaf.fingerprint, ...trust.anchorFingerprints]);
-  for (const cert of presented.slice(0, MAX_PRESENTED)) {
-    if (skip.has(cert.fingerprint)) continue;
-    skip.add(cert.fingerprint);
-    pool.push(cert);
-  }
-
-  const extend = async (path: ParsedCertificate[]): Promise<void> => {
-    const current = path[path.length - 1]!;
-    for (const anchor of trust.anchorsBySubject.get(current.issuerKey) ?? []) {
-      if (paths.length >= MAX_PATHS) return;
-      if (await signed(current, anchor)) paths.push([...path, anchor]);
+  // The copy of `copies` that `issuer`'s key signed, trying each in turn (a corrupt copy must not hide a good one).
+  const signedCopy = async (copies: readonly ParsedCertificate[], issuer: ParsedCertificate) => {
+    for (const copy of copies) {
+      if (!step()) return undefined;
+      if (await signed(copy, issuer)) return copy;
     }
-    if (path.length - 1 >= MAX_INTERMEDIATES) return;
-    for (const next of pool) {
-      if (paths.length >= MAX_PATHS) return;
-      if (next.subjectKey !== current.issuerKey || path.includes(next)) continue;
-      if (await signed(current, next)) await extend([...path, next]);
-    }
+    return undefined;
   };
-  await extend([leaf]);
-  return paths.sort((a, b) => a.length - b.length);
+
+  const bySubject = dedupe(leaf, presented.slice(0, MAX_PRESENTED), trust.anchorFingerprints, keyOf);
+  let frontier: Partial[] = [{ certs: [], copies: [leaf], identities: new Set([identity(leaf)]) }];
+  // Breadth first, so that a budget spent on a hostile bundle is spent after the short paths were found.
+  for (let depth = 0; frontier.length > 0; depth++) {
+    const next: Partial[] = [];
+    for (const partial of frontier) {
+      if (!step()) return paths;
+      const issuerKey = partial.copies[0]!.issuerKey;
+      for (const anchor of trust.anchorsBySubject.get(issuerKey) ?? []) {
+        if (paths.length >= MAX_PATHS) return paths;
+        if (partial.identities.has(identity(anchor))) continue;
+        const copy = await signedCopy(partial.copies, anchor);
+        if (copy) paths.push([...partial.certs, copy, anchor]);
+      }
+      if (depth >= MAX_INTERMEDIATES) continue;
+      for (const copies of bySubject.get(issuerKey) ?? []) {
+        const id = identity(copies[0]!);
+        if (partial.identities.has(id)) continue;
+        const copy = await signedCopy(partial.copies, copies[0]!);
+        if (copy) next.push({ certs: [...partial.certs, copy], copies, identities: new Set(partial.identities).add(id) });
+      }
+      if (stats.steps >= MAX_STEPS) return paths;
+    }
+    frontier = next;
+  }
+  return paths;
+}
+
+/**
+ * Presented intermediates by subject, as groups of copies of one subject + key + issuer (latest notAfter
+ * first), in presentation order, without copies of the leaf or of an anchor.
+ */
+function dedupe(
+  leaf: ParsedCertificate,
+  presented: readonly ParsedCertificate[],
+  anchorFingerprints: ReadonlySet<string>,
+  keyOf: (cert: ParsedCertificate) => string,
+): Map<string, ParsedCertificate[][]> {
+  const groups = new Map<string, ParsedCertificate[]>();
+  const seen = new Set<string>();
+  for (const cert of presented) {
+    if (cert.fingerprint === leaf.fingerprint || anchorFingerprints.has(cert.fingerprint) || seen.has(cert.fingerprint)) continue;
+    seen.add(cert.fingerprint);
+    // The issuer is part of the key: a cross-signed intermediate shares subject and key with its sibling and chains elsewhere.
+    const id = `${cert.subjectKey}\n${keyOf(cert)}\n${cert.issuerKey}`;
+    const copies = groups.get(id);
+    if (copies) copies.push(cert);
+    else groups.set(id, [cert]);
+  }
+  const bySubject = new Map<string, ParsedCertificate[][]>();
+  for (const copies of groups.values()) {
+    copies.sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime());
+    const list = bySubject.get(copies[0]!.subjectKey);
+    if (list) list.push(copies);
+    else bySubject.set(copies[0]!.subjectKey, [copies]);
+  }
+  return bySubject;
+}
+
+/** The subject public key info, hex; a key that does not decode matches no other (and verifies nothing). */
+function spkiHex(cert: ParsedCertificate): string {
+  try {
+    return toHex(new Uint8Array(cert.x509.publicKey.rawData));
+  } catch {
+    return `undecodable:${cert.fingerprint}`;
+  }
 }

@@ -2,7 +2,8 @@ import type { ParsedCertificate } from "./lib/certificate.ts";
 import { loadCertificate } from "./lib/load.ts";
 import { leafTooLarge, withinLimits } from "./limits.ts";
 import type { CompiledTrust } from "./compile.ts";
-import { findPaths } from "./path.ts";
+import { findPaths, MAX_PRESENTED } from "./path.ts";
+import { refusedChains } from "./refused-chain-cache.ts";
 import { checkCommonName, checkOrganization, checkOrganizationalUnit, checkSubjectAltNames } from "./rules/allow-lists.ts";
 import { checkLeafIsNotCa } from "./rules/ca-certificate-not-allowed.ts";
 import { checkCaConstraints } from "./rules/ca-constraints.ts";
@@ -95,15 +96,17 @@ async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[
   );
 }
 
-/** Paths from the verified-chain cache, or built (signatures checked) and cached. */
+/** Paths from the verified-chain cache, none if the chain was refused lately, or built (signatures checked) and cached. */
 async function verifiedPaths(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8Array[], now: Date) {
-  const loaded = trust.chainMode ? await Promise.all(rest.slice(0, 32).map(loadCertificate)) : [];
+  const loaded = trust.chainMode ? await Promise.all(rest.slice(0, MAX_PRESENTED).map(loadCertificate)) : [];
   const key = VerifiedChainCache.key(trust.id, [leaf.fingerprint, ...loaded.map((l) => l.fingerprint)]);
   const cached = trust.chainCache.get(key, now);
   if (cached) return cached;
+  if (refusedChains.has(key, now)) return [];
   const presented = loaded.flatMap((l) => (l.certificate ? [l.certificate] : []));
   const paths = await findPaths(trust, leaf, presented);
   if (paths.length) trust.chainCache.set(key, paths, expiry(trust, paths));
+  else refusedChains.add(key, now);
   return paths;
 }
 
