@@ -1,4 +1,4 @@
-import { parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
+import { fullyDecoded, parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
 import { compileCrl, type CompiledCrl } from "./lib/crl.ts";
 import { KEY_POLICY } from "./lib/crypto-policy.ts";
 import { sha256Hex } from "./lib/digest.ts";
@@ -70,10 +70,11 @@ export async function compileTrust(settings: TrustSettings, options: CompileOpti
     const fingerprint = await sha256Hex(der);
     if (seen.has(fingerprint)) continue;
     seen.add(fingerprint);
-    let ca: ParsedCertificate;
+    let ca: ParsedCertificate | null = null;
     try {
       ca = parseCertificate(der, fingerprint);
-    } catch {
+    } catch {}
+    if (!ca || !fullyDecoded(ca)) {
       throw new TrustConfigError(`Certificate #${position} of the CA certificate PEM could not be decoded as X.509.`);
     }
     if (!allowsClientAuth(ca)) {

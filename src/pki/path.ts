@@ -1,15 +1,16 @@
-import { isSignedBy, type ParsedCertificate } from "./lib/certificate.ts";
-import { toHex } from "./lib/names.ts";
+import { fullyDecoded, isSignedBy, type ParsedCertificate } from "./lib/certificate.ts";
 import type { CompiledTrust } from "./compile.ts";
 
 /** Most intermediates between the leaf and a trust anchor. */
 export const MAX_INTERMEDIATES = 8;
-/** Presented certificates (after the leaf) considered at all; the rest are ignored. */
-export const MAX_PRESENTED = 32;
+/** Presented certificates (after the leaf) considered at all, the longest path's worth and two more; the rest are ignored. */
+export const MAX_PRESENTED = MAX_INTERMEDIATES + 2;
 /** Candidate paths collected, so that a later rule can prefer one that passes. */
 export const MAX_PATHS = 16;
+/** Presented issuers (distinct subject + key + issuer) tried for one certificate: a renewal or two beside the current one. */
+export const MAX_CANDIDATE_ISSUERS = 4;
 /** Signature checks per path search: the expensive part of a step. */
-export const MAX_SIGNATURE_CHECKS = 96;
+export const MAX_SIGNATURE_CHECKS = 32;
 /** Steps per path search (a partial path taken up, or a candidate issuer considered, cached signature or not). */
 export const MAX_STEPS = 512;
 
@@ -42,16 +43,7 @@ export async function findPaths(
   presented: readonly ParsedCertificate[],
   stats: PathStats = { steps: 0, signatureChecks: 0 },
 ): Promise<ParsedCertificate[][]> {
-  const keys = new Map<ParsedCertificate, string>();
-  const keyOf = (cert: ParsedCertificate): string => {
-    let key = keys.get(cert);
-    if (key === undefined) {
-      key = spkiHex(cert);
-      keys.set(cert, key);
-    }
-    return key;
-  };
-  const identity = (cert: ParsedCertificate) => `${cert.subjectKey}\n${keyOf(cert)}`;
+  const identity = (cert: ParsedCertificate) => `${cert.subjectKey}\n${cert.publicKeyId}`;
   const step = (): boolean => {
     if (stats.steps >= MAX_STEPS) return false;
     stats.steps++;
@@ -61,7 +53,7 @@ export async function findPaths(
   // A signature depends on the issuer's key only: copies of one key (cross-signed or not) share the check.
   const checks = new Map<string, Promise<boolean>>();
   const signed = (child: ParsedCertificate, issuer: ParsedCertificate): Promise<boolean> => {
-    const key = `${child.fingerprint}>${keyOf(issuer)}`;
+    const key = `${child.fingerprint}>${issuer.publicKeyId}`;
     let result = checks.get(key);
     if (!result) {
       if (stats.signatureChecks >= MAX_SIGNATURE_CHECKS) return Promise.resolve(false);
@@ -85,12 +77,12 @@ export async function findPaths(
   const signedCopy = async (copies: readonly ParsedCertificate[], issuer: ParsedCertificate) => {
     for (const copy of copies) {
       if (!step()) return undefined;
-      if (await signed(copy, issuer)) return copy;
+      if ((await signed(copy, issuer)) && fullyDecoded(copy)) return copy;
     }
     return undefined;
   };
 
-  const bySubject = dedupe(leaf, presented.slice(0, MAX_PRESENTED), trust.anchorFingerprints, keyOf);
+  const bySubject = dedupe(leaf, presented.slice(0, MAX_PRESENTED), trust.anchorFingerprints);
   let frontier: Partial[] = [{ certs: [], copies: [leaf], identities: new Set([identity(leaf)]) }];
   // Breadth first, so that a budget spent on a hostile bundle is spent after the short paths were found.
   for (let depth = 0; frontier.length > 0; depth++) {
@@ -105,7 +97,7 @@ export async function findPaths(
         if (copy) paths.push([...partial.certs, copy, anchor]);
       }
       if (depth >= MAX_INTERMEDIATES) continue;
-      for (const copies of bySubject.get(issuerKey) ?? []) {
+      for (const copies of (bySubject.get(issuerKey) ?? []).slice(0, MAX_CANDIDATE_ISSUERS)) {
         const id = identity(copies[0]!);
         if (partial.identities.has(id)) continue;
         const copy = await signedCopy(partial.copies, copies[0]!);
@@ -126,7 +118,6 @@ function dedupe(
   leaf: ParsedCertificate,
   presented: readonly ParsedCertificate[],
   anchorFingerprints: ReadonlySet<string>,
-  keyOf: (cert: ParsedCertificate) => string,
 ): Map<string, ParsedCertificate[][]> {
   const groups = new Map<string, ParsedCertificate[]>();
   const seen = new Set<string>();
@@ -134,7 +125,7 @@ function dedupe(
     if (cert.fingerprint === leaf.fingerprint || anchorFingerprints.has(cert.fingerprint) || seen.has(cert.fingerprint)) continue;
     seen.add(cert.fingerprint);
     // The issuer is part of the key: a cross-signed intermediate shares subject and key with its sibling and chains elsewhere.
-    const id = `${cert.subjectKey}\n${keyOf(cert)}\n${cert.issuerKey}`;
+    const id = `${cert.subjectKey}\n${cert.publicKeyId}\n${cert.issuerKey}`;
     const copies = groups.get(id);
     if (copies) copies.push(cert);
     else groups.set(id, [cert]);
@@ -147,13 +138,4 @@ function dedupe(
     else bySubject.set(copies[0]!.subjectKey, [copies]);
   }
   return bySubject;
-}
-
-/** The subject public key info, hex; a key that does not decode matches no other (and verifies nothing). */
-function spkiHex(cert: ParsedCertificate): string {
-  try {
-    return toHex(new Uint8Array(cert.x509.publicKey.rawData));
-  } catch {
-    return `undecodable:${cert.fingerprint}`;
-  }
 }

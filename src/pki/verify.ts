@@ -1,4 +1,4 @@
-import type { ParsedCertificate } from "./lib/certificate.ts";
+import { fullyDecoded, type ParsedCertificate } from "./lib/certificate.ts";
 import { loadCertificate } from "./lib/load.ts";
 import { leafTooLarge, withinLimits } from "./limits.ts";
 import type { CompiledTrust } from "./compile.ts";
@@ -32,7 +32,7 @@ export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], 
     const tooLarge = leafDer ? leafTooLarge(leafDer) : null;
     if (tooLarge) return { ok: false, reason: "bad_certificate", message: tooLarge, leaf: null };
     const loaded = leafDer ? await loadCertificate(leafDer) : null;
-    if (!loaded?.certificate) {
+    if (!loaded?.certificate || !fullyDecoded(loaded.certificate)) {
       return { ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null };
     }
     const leaf = loaded.certificate;

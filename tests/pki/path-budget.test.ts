@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { compileTrust, RefusedChainCache } from "../../src/pki/index.ts";
 import { loadCertificate } from "../../src/pki/lib/load.ts";
 import type { ParsedCertificate } from "../../src/pki/lib/certificate.ts";
-import { findPaths, MAX_SIGNATURE_CHECKS, MAX_STEPS, type PathStats } from "../../src/pki/path.ts";
+import { findPaths, MAX_CANDIDATE_ISSUERS, MAX_PRESENTED, MAX_SIGNATURE_CHECKS, MAX_STEPS, type PathStats } from "../../src/pki/path.ts";
 import { generateKeys, makeCa, makeCompleteGraph, makeLeaf, type Issued, type KeyMaterial } from "../fixtures/pki.ts";
 import { check, reason, settings } from "./support.ts";
 
@@ -53,14 +53,38 @@ describe("path building budget", () => {
     }
   });
 
-  it("stops at MAX_STEPS on 32 intermediates that form 2^8 paths", async () => {
+  it("stays within MAX_STEPS and MAX_SIGNATURE_CHECKS on 32 intermediates that form 2^8 paths, reading only MAX_PRESENTED of them", async () => {
     const { leaf, intermediates } = await doublingLadder();
     const trust = await compileTrust(settings(await makeCa({ subject: "CN=Root" }), chainMode));
     const [parsedLeaf, ...presented] = await parsed(leaf, ...intermediates);
     const stats: PathStats = { steps: 0, signatureChecks: 0 };
     expect(await findPaths(trust, parsedLeaf!, presented, stats)).toEqual([]);
-    expect(stats.steps).toBe(MAX_STEPS);
+    expect(stats.steps).toBeGreaterThan(MAX_PRESENTED);
+    expect(stats.steps).toBeLessThanOrEqual(MAX_STEPS);
     expect(stats.signatureChecks).toBeLessThanOrEqual(MAX_SIGNATURE_CHECKS);
+  });
+
+  it("reads no more than MAX_PRESENTED presented certificates: a good intermediate sent after them is not reached", async () => {
+    const root = await makeCa({ subject: "CN=Root" });
+    const inter = await makeCa({ subject: "CN=Inter", issuer: root });
+    const leaf = await makeLeaf({ issuer: inter, cn: "svc" });
+    const junk = await Promise.all(Array.from({ length: MAX_PRESENTED }, (_, i) => makeCa({ subject: `CN=Junk ${i}` })));
+    const trust = await compileTrust(settings(root, chainMode));
+    expect(await reason(trust, [leaf, ...junk.slice(1), inter])).toBe("ok");
+    expect(await reason(trust, [leaf, ...junk, inter])).toBe("ca_verification_failed");
+  });
+
+  it("tries at most MAX_CANDIDATE_ISSUERS presented issuers for one certificate", async () => {
+    const root = await makeCa({ subject: "CN=Root" });
+    const others = await Promise.all(Array.from({ length: MAX_CANDIDATE_ISSUERS }, () => makeCa({ subject: "CN=Inter" })));
+    const inter = await makeCa({ subject: "CN=Inter", issuer: root });
+    const leaf = await makeLeaf({ issuer: inter, cn: "svc" });
+    const trust = await compileTrust(settings(root, chainMode));
+    expect(await reason(trust, [leaf, ...others.slice(1), inter])).toBe("ok");
+    const [parsedLeaf, ...presented] = await parsed(leaf, ...others, inter);
+    const stats: PathStats = { steps: 0, signatureChecks: 0 };
+    expect(await findPaths(trust, parsedLeaf!, presented, stats)).toEqual([]);
+    expect(stats.signatureChecks).toBe(MAX_CANDIDATE_ISSUERS);
   });
 
   it("never passes through one subject and key twice: copies of the anchor's subject and key lead nowhere", async () => {
@@ -77,10 +101,11 @@ describe("path building budget", () => {
     const i1 = await makeCa({ subject: "CN=Inter 1", issuer: root });
     const i2 = await makeCa({ subject: "CN=Inter 2", issuer: i1 });
     const leaf = await makeLeaf({ issuer: i2, cn: "svc" });
+    // As much padding as MAX_PRESENTED leaves room for beside the two real intermediates.
     const padding = [
-      ...(await makeCompleteGraph({ intermediates: 10, subject: "CN=Inter 2" })).intermediates,
-      ...(await makeCompleteGraph({ intermediates: 10, subject: "CN=Inter 1" })).intermediates,
-      ...(await makeCompleteGraph({ intermediates: 10, subject: "CN=Root" })).intermediates,
+      ...(await makeCompleteGraph({ intermediates: 3, subject: "CN=Inter 2" })).intermediates,
+      ...(await makeCompleteGraph({ intermediates: 3, subject: "CN=Inter 1" })).intermediates,
+      ...(await makeCompleteGraph({ intermediates: 2, subject: "CN=Root" })).intermediates,
     ];
     const trust = await compileTrust(settings(root, chainMode));
     const [parsedLeaf, ...presented] = await parsed(leaf, ...padding, i2, i1);

@@ -4,13 +4,14 @@ import {
   GeneralName,
   NameConstraints,
   SubjectAlternativeName,
+  SubjectPublicKeyInfo,
   id_ce_nameConstraints,
   id_ce_subjectAltName,
 } from "@peculiar/asn1-x509";
 import type { Name } from "@peculiar/asn1-x509";
 import * as x509 from "../x509.ts";
 import { weakKey, weakSignatureAlgorithm } from "./crypto-policy.ts";
-import { nameKey, normalizeSerial, rdnKeys } from "./names.ts";
+import { nameKey, normalizeSerial, rdnKeys, toHex } from "./names.ts";
 
 /** Limits for untrusted certificate DER handed to asn1js: a certificate is small and shallow. */
 export const CERT_PARSE_OPTIONS: x509.ParseOptions = {
@@ -48,6 +49,8 @@ export interface ParsedCertificate {
   subject: string;
   subjectName: Name;
   subjectKey: string;
+  /** The subject public key (algorithm and bits) as text: equal for two certificates of one key. */
+  publicKeyId: string;
   subjectRdns: string[];
   issuerKey: string;
   selfIssued: boolean;
@@ -84,32 +87,78 @@ const PROCESSED_EXTENSIONS = new Set([
   "2.5.29.35", // authorityKeyIdentifier
 ]);
 
-/** Decodes a DER certificate; throws on anything malformed (the caller turns that into a refusal). */
+/** What the rules read beyond path building: decoded from the extensions on first use, then kept. */
+type Details = Pick<
+  ParsedCertificate,
+  | "subjectRdns" | "serial" | "basicConstraints" | "keyUsage" | "eku" | "sans" | "commonNames" | "organizations"
+  | "organizationalUnits" | "emailAddresses" | "nameConstraints" | "unprocessedCriticalExtensions" | "weakSignature" | "weakKey"
+>;
+
+/**
+ * Decodes a DER certificate as far as path building needs (names, key, validity); throws on anything
+ * malformed there. The rest is decoded on first use: extensions cost twice the rest of the parse, and a
+ * presented certificate that never lies on a candidate path never needs them (see `fullyDecoded`).
+ */
 export function parseCertificate(der: Uint8Array<ArrayBuffer>, fingerprint: string): ParsedCertificate {
   const cert = new StructuredCertificate(der, CERT_PARSE_OPTIONS);
   const tbs = cert.structure.tbsCertificate;
-  const subjectName = tbs.subject;
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const sanExt = cert.getExtension(id_ce_subjectAltName);
-  const ncExt = cert.getExtension(id_ce_nameConstraints);
-  const subjectKey = nameKey(subjectName);
+  const subjectKey = nameKey(tbs.subject);
   const issuerKey = nameKey(tbs.issuer);
-  const subjectField = (oid: string) => cert.subjectName.getField(oid);
+  let details: Details | undefined;
+  const detail = () => (details ??= readDetails(cert));
   return {
     der,
     fingerprint,
     x509: cert,
     subject: cert.subject,
-    subjectName,
+    subjectName: tbs.subject,
     subjectKey,
-    subjectRdns: rdnKeys(subjectName),
+    publicKeyId: publicKeyIdOf(tbs.subjectPublicKeyInfo),
     issuerKey,
     selfIssued: subjectKey === issuerKey,
-    serial: normalizeSerial(cert.serialNumber),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
+    get subjectRdns() { return detail().subjectRdns; },
+    get serial() { return detail().serial; },
+    get basicConstraints() { return detail().basicConstraints; },
+    get keyUsage() { return detail().keyUsage; },
+    get eku() { return detail().eku; },
+    get sans() { return detail().sans; },
+    get commonNames() { return detail().commonNames; },
+    get organizations() { return detail().organizations; },
+    get organizationalUnits() { return detail().organizationalUnits; },
+    get emailAddresses() { return detail().emailAddresses; },
+    get nameConstraints() { return detail().nameConstraints; },
+    get unprocessedCriticalExtensions() { return detail().unprocessedCriticalExtensions; },
+    get weakSignature() { return detail().weakSignature; },
+    get weakKey() { return detail().weakKey; },
+  };
+}
+
+/** Whether the parts decoded on first use decode too; a certificate for which they do not is undecodable. */
+export function fullyDecoded(cert: ParsedCertificate): boolean {
+  try {
+    return cert.unprocessedCriticalExtensions !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+function publicKeyIdOf(spki: SubjectPublicKeyInfo): string {
+  const { algorithm, parameters } = spki.algorithm;
+  return `${algorithm}:${parameters ? toHex(new Uint8Array(parameters)) : ""}:${toHex(new Uint8Array(spki.subjectPublicKey))}`;
+}
+
+function readDetails(cert: StructuredCertificate): Details {
+  const basic = cert.getExtension(x509.BasicConstraintsExtension);
+  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const sanExt = cert.getExtension(id_ce_subjectAltName);
+  const ncExt = cert.getExtension(id_ce_nameConstraints);
+  const subjectField = (oid: string) => cert.subjectName.getField(oid);
+  return {
+    subjectRdns: rdnKeys(cert.structure.tbsCertificate.subject),
+    serial: normalizeSerial(cert.serialNumber),
     basicConstraints: basic ? { ca: basic.ca, pathLength: basic.pathLength } : null,
     keyUsage: keyUsage ? keyUsage.usages : null,
     eku: eku ? eku.usages.map(String) : null,
