@@ -48,6 +48,8 @@ export interface BridgeOptions {
    * every connection after one response, while Bun's node:https hides the peer certificate.
    */
   httpsServer?: boolean;
+  /** Told the bytes of each new connection's peer chain: a runtime whose collector needs a hint takes it here. */
+  onPeer?: (chainBytes: number) => void;
 }
 
 /**
@@ -56,9 +58,14 @@ export interface BridgeOptions {
  */
 export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
   const chains = new PresentedChains();
+  const peerOf = (socket: TLSSocket): PeerInfo => {
+    const peer = readPeer(socket, chains);
+    options.onPeer?.(peer.certificateChain.reduce((sum, der) => sum + der.byteLength, 0));
+    return peer;
+  };
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const socket = incoming.socket as PeerSocket;
-    const peer = (socket[PEER] ??= readPeer(socket, chains));
+    const peer = (socket[PEER] ??= peerOf(socket));
     toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
       .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
       .catch(() => {
@@ -91,7 +98,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
     http = createHttpServer(httpOptions, onRequest);
     server = createTlsServer(tlsOptions, (socket) => {
       refuseRenegotiation(socket);
-      (socket as PeerSocket)[PEER] = readPeer(socket, chains);
+      (socket as PeerSocket)[PEER] = peerOf(socket);
       http.emit("connection", socket);
     });
   }
