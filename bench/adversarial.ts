@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
   options: {
     logins: { type: "string", default: "120" },
     "memory-logins": { type: "string", default: "5000" },
+    "memory-bytes": { type: "string", default: String(15 * 1024) },
     "glob-family": { type: "string" },
   },
 });
@@ -68,7 +69,12 @@ async function signatureHeavy(anchorSubject: string): Promise<Tls> {
   return tlsOf(leaf, ...cas);
 }
 
-async function cpuSection(server: Server, chainId: string, n: number): Promise<{ cases: CpuCase[]; ratios: Record<string, number> }> {
+async function cpuSection(
+  server: Server,
+  bare: Server,
+  chainId: string,
+  n: number,
+): Promise<{ cases: CpuCase[]; bare: CpuCase[]; ratios: Record<string, number> }> {
   const anchorSubject = "CN=Bench Identity Root";
   log(`CPU: ${n} logins per case against the chain-mode identity`);
   const wrongCa = await makeCa({ subject: anchorSubject });
@@ -89,9 +95,17 @@ async function cpuSection(server: Server, chainId: string, n: number): Promise<{
     await cpuPerLogin(server, chainId, "complete graph, 10 intermediates (one bundle repeated)", Array(n).fill(graphs[0]!)),
     await cpuPerLogin(server, chainId, "32 keys on the anchor's name (fresh bundles)", heavy),
   ];
+  // The same bundles against a bare mTLS server: what the TLS layer alone pays for receiving them.
+  await cpuPerLogin(bare, chainId, "bare warm-up", ordinary.slice(0, 20));
+  const bareCases = [
+    await cpuPerLogin(bare, chainId, "bare mTLS server: ordinary leaf", ordinary),
+    await cpuPerLogin(bare, chainId, "bare mTLS server: complete graph", graphs),
+    await cpuPerLogin(bare, chainId, "bare mTLS server: 32 keys on the anchor's name", heavy),
+  ];
   const base = cases[0]!.serverCpuMsPerLogin;
   return {
     cases,
+    bare: bareCases,
     ratios: {
       completeGraphFresh: cases[1]!.serverCpuMsPerLogin / base,
       completeGraphRepeated: cases[2]!.serverCpuMsPerLogin / base,
@@ -109,28 +123,24 @@ interface GlobPoint {
   msPerMatch: number;
 }
 
-type Matcher = (pattern: string, flags?: string) => (value: string) => boolean;
-// Looked up by name: glob.ts is being rewritten beside this script, and "any run" may be renamed "any star".
-const exported = glob as unknown as Record<string, Matcher | undefined>;
-const anyGlob = (exported.anyStarGlob ?? exported.anyRunGlob)!;
-const labelGlob = exported.labelGlob!;
+type Matcher = (pattern: string, ignoreCase?: boolean) => glob.Matcher;
 
 const NAME_LENGTHS = [8, 12, 16, 20, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024];
 /** A match slower than this ends its family's escalation: the next length would take minutes on a backtracking matcher. */
 const GIVE_UP_MS = 200;
 
-const FAMILIES: { family: string; matcher: Matcher; pattern: string; flags?: string; name: (n: number) => string }[] = [
-    { family: "CN label glob *a*a*a*a*a*a*a*a*b (issue 13)", matcher: labelGlob, pattern: "*a".repeat(8) + "b", name: (n) => "a".repeat(n) },
-    { family: "CN label glob (*a)×2047 b (4,095 chars)", matcher: labelGlob, pattern: "*a".repeat(2047) + "b", name: (n) => "a".repeat(n) },
-    { family: "CN label glob *×4096 vs a…a.", matcher: labelGlob, pattern: "*".repeat(4096), name: (n) => "a".repeat(n - 1) + "." },
-    { family: "SAN/O/OU any glob (*a)×511 b (1,023 chars), i", matcher: anyGlob, pattern: "*a".repeat(511) + "b", flags: "i", name: (n) => "a".repeat(n) },
-    { family: "SAN/O/OU any glob *×1023 b", matcher: anyGlob, pattern: "*".repeat(1023) + "b", name: (n) => "a".repeat(n) },
+const FAMILIES: { family: string; matcher: Matcher; pattern: string; ignoreCase?: boolean; name: (n: number) => string }[] = [
+    { family: "CN label glob *a*a*a*a*a*a*a*a*b (issue 13)", matcher: glob.labelGlob, pattern: "*a".repeat(8) + "b", name: (n) => "a".repeat(n) },
+    { family: "CN label glob (*a)×2047 b (4,095 chars)", matcher: glob.labelGlob, pattern: "*a".repeat(2047) + "b", name: (n) => "a".repeat(n) },
+    { family: "CN label glob *×4096 vs a…a.", matcher: glob.labelGlob, pattern: "*".repeat(4096), name: (n) => "a".repeat(n - 1) + "." },
+    { family: "SAN/O/OU any glob (*a)×511 b (1,023 chars), i", matcher: glob.anyRunGlob, pattern: "*a".repeat(511) + "b", ignoreCase: true, name: (n) => "a".repeat(n) },
+    { family: "SAN/O/OU any glob *×1023 b", matcher: glob.anyRunGlob, pattern: "*".repeat(1023) + "b", name: (n) => "a".repeat(n) },
 ];
 
 /** In a child: one family against growing names, one JSON line per point. */
 function globChild(index: number): void {
   const f = FAMILIES[index]!;
-  const match = f.matcher(f.pattern, f.flags);
+  const match = f.matcher(f.pattern, f.ignoreCase);
   for (const n of NAME_LENGTHS) {
     const name = f.name(n);
     let reps = 0;
@@ -205,9 +215,9 @@ async function bigCertificates(count: number, bytes: number): Promise<Tls[]> {
   return out;
 }
 
-async function memorySection(server: Server, count: number): Promise<Record<string, number>> {
-  log(`memory: ${count} logins with distinct 15 KiB certificates for unknown identities`);
-  const clients = await bigCertificates(count, 15 * 1024);
+async function memorySection(server: Server, count: number, bytes: number): Promise<Record<string, number>> {
+  log(`memory: ${count} logins with distinct ${(bytes / 1024).toFixed(0)} KiB certificates for unknown identities`);
+  const clients = await bigCertificates(count, bytes);
   const url = `https://127.0.0.1:${server.port}`;
   const statuses: Record<string, number> = {};
   const rssBefore = rssMiB(server.pid);
@@ -234,7 +244,10 @@ async function startService(pki: BenchPki, work: string): Promise<{ server: Serv
   const dataDir = join(work, "data");
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const seeded = await seed({ url: undefined, dataDir, identityCount: 2, caPem: pki.caPem, crlPem: null });
-  const server = await startServer(runtimeCommand("bun", "src/adapters/bun/index.ts"), { DATA_DIR: dataDir, ...serviceEnv(pki, "warn") }, /certauth: listening on/);
+  const [bin, ...rest] = runtimeCommand("bun", "src/adapters/bun/index.ts");
+  // BENCH_SERVICE_FLAGS: runtime flags for the service only, as in bench/run.ts (e.g. `--cpu-prof-md`).
+  const flags = process.env.BENCH_SERVICE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const server = await startServer([bin!, ...flags, ...rest], { DATA_DIR: dataDir, ...serviceEnv(pki, "warn") }, /certauth: listening on/);
   return { server, chainId: seeded.chainId };
 }
 
@@ -252,9 +265,18 @@ async function main() {
     const globs = await globSection();
     const pki = await makeBenchPki(work, 0);
     const { server, chainId } = await startService(pki, work);
-    const cpu = await cpuSection(server, chainId, Number(args.logins));
-    const memory = await memorySection(server, Number(args["memory-logins"]));
+    const bare = await startServer(
+      runtimeCommand("bun", "bench/ceiling-server.ts"),
+      { TLS_CERT_FILE: pki.serverCertFile, TLS_KEY_FILE: pki.serverKeyFile, PEER_READ: "connection" },
+      /ceiling: listening/,
+    );
+    const cpu = await cpuSection(server, bare, chainId, Number(args.logins));
+    await bare.stop();
     await server.stop();
+    // A fresh service, so that the CPU cases' heap does not hide or inflate the growth.
+    const fresh = await startService(pki, mkdtempSync(join(work, "memory-")));
+    const memory = await memorySection(fresh.server, Number(args["memory-logins"]), Number(args["memory-bytes"]));
+    await fresh.server.stop();
 
     const worstGlob = Math.max(...Object.values(globs.worst).map((w) => w.msPerMatch));
     const globsAll1KiB = Object.values(globs.worst).every((w) => w.reached1KiB);
@@ -277,13 +299,13 @@ async function main() {
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 
     const rows = [["attack", "measured", "target", "ok"]];
-    for (const c of cpu.cases) rows.push([`CPU: ${c.name}`, `${c.serverCpuMsPerLogin.toFixed(2)} ms/login`, "", ""]);
+    for (const c of [...cpu.cases, ...cpu.bare]) rows.push([`CPU: ${c.name}`, `${c.serverCpuMsPerLogin.toFixed(2)} ms/login`, "", ""]);
     for (const [k, v] of Object.entries(cpu.ratios)) rows.push([`CPU ratio ${k} / ordinary`, `${v.toFixed(2)}×`, "≤ 2×", v <= 2 ? "yes" : "NO"]);
     for (const [family, w] of Object.entries(globs.worst)) {
       rows.push([`glob: ${family}`, `${w.msPerMatch.toFixed(4)} ms (name ${w.nameLength})${w.reached1KiB ? "" : ", gave up"}`, "< 1 ms to 1 KiB", w.reached1KiB && w.msPerMatch < 1 ? "yes" : "NO"]);
     }
     rows.push([
-      `memory: ${memory.logins} × 15 KiB certificates`,
+      `memory: ${memory.logins} × ${(Number(args["memory-bytes"]) / 1024).toFixed(0)} KiB certificates`,
       `+${memory.growthMiB!.toFixed(1)} MiB (+${memory.settledGrowthMiB!.toFixed(1)} after 2 s; ${memory.rssBeforeMiB!.toFixed(0)} → ${memory.rssAfterMiB!.toFixed(0)} MiB)`,
       "< 64 MiB",
       report.verdicts.memory ? "yes" : "NO",
