@@ -3,12 +3,14 @@ import type { CompiledTrust } from "./compile.ts";
 
 /** Most intermediates between the leaf and a trust anchor. */
 export const MAX_INTERMEDIATES = 8;
-/** Presented certificates (after the leaf) considered at all, the longest path's worth and two more; the rest are ignored. */
-export const MAX_PRESENTED = MAX_INTERMEDIATES + 2;
+/** Presented certificates (after the leaf) considered at all, the longest path's worth; the rest are ignored. */
+export const MAX_PRESENTED = MAX_INTERMEDIATES;
 /** Candidate paths collected, so that a later rule can prefer one that passes. */
 export const MAX_PATHS = 16;
 /** Presented issuers (distinct subject + key + issuer) tried for one certificate: a renewal or two beside the current one. */
-export const MAX_CANDIDATE_ISSUERS = 4;
+export const MAX_CANDIDATE_ISSUERS = 3;
+/** Copies of one subject + key + issuer tried in turn, so that a few corrupt copies cannot hide the good one. */
+export const MAX_COPIES = 5;
 /** Signature checks per path search: the expensive part of a step. */
 export const MAX_SIGNATURE_CHECKS = 32;
 /** Steps per path search (a partial path taken up, or a candidate issuer considered, cached signature or not). */
@@ -111,8 +113,8 @@ export async function findPaths(
 }
 
 /**
- * Presented intermediates by subject, as groups of copies of one subject + key + issuer (latest notAfter
- * first), in presentation order, without copies of the leaf or of an anchor.
+ * Presented intermediates by subject, as groups of copies of one subject + key + issuer (the MAX_COPIES of
+ * latest notAfter), in presentation order, without copies of the leaf or of an anchor.
  */
 function dedupe(
   leaf: ParsedCertificate,
@@ -131,8 +133,8 @@ function dedupe(
     else groups.set(id, [cert]);
   }
   const bySubject = new Map<string, ParsedCertificate[][]>();
-  for (const copies of groups.values()) {
-    copies.sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime());
+  for (const group of groups.values()) {
+    const copies = group.sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime()).slice(0, MAX_COPIES);
     const list = bySubject.get(copies[0]!.subjectKey);
     if (list) list.push(copies);
     else bySubject.set(copies[0]!.subjectKey, [copies]);

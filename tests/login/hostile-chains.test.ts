@@ -12,7 +12,7 @@ const root = await makeCa({ subject: "CN=Hostile Chains Root" });
 const inter = await makeCa({ subject: "CN=Hostile Chains Inter", issuer: root });
 const leaf = await makeLeaf({ issuer: inter, cn: "svc" });
 const graph = await makeCompleteGraph({ intermediates: 10, subject: "CN=Hostile Chains Root" });
-const padding = (await makeCompleteGraph({ intermediates: 9, subject: "CN=Hostile Chains Inter" })).intermediates;
+const padding = (await makeCompleteGraph({ intermediates: 7, subject: "CN=Hostile Chains Inter" })).intermediates;
 const newKey = await generateKeys("p256");
 const newRoot = await makeCa({ subject: "CN=Hostile Chains New Root", key: newKey });
 const crossSigned = await makeCa({ subject: "CN=Hostile Chains New Root", key: newKey, issuer: root });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { compileTrust, RefusedChainCache } from "../../src/pki/index.ts";
 import { loadCertificate } from "../../src/pki/lib/load.ts";
 import type { ParsedCertificate } from "../../src/pki/lib/certificate.ts";
-import { findPaths, MAX_CANDIDATE_ISSUERS, MAX_PRESENTED, MAX_SIGNATURE_CHECKS, MAX_STEPS, type PathStats } from "../../src/pki/path.ts";
+import { findPaths, MAX_CANDIDATE_ISSUERS, MAX_COPIES, MAX_PRESENTED, MAX_SIGNATURE_CHECKS, MAX_STEPS, type PathStats } from "../../src/pki/path.ts";
 import { generateKeys, makeCa, makeCompleteGraph, makeLeaf, type Issued, type KeyMaterial } from "../fixtures/pki.ts";
 import { check, reason, settings } from "./support.ts";
 
@@ -103,8 +103,8 @@ describe("path building budget", () => {
     const leaf = await makeLeaf({ issuer: i2, cn: "svc" });
     // As much padding as MAX_PRESENTED leaves room for beside the two real intermediates.
     const padding = [
-      ...(await makeCompleteGraph({ intermediates: 3, subject: "CN=Inter 2" })).intermediates,
-      ...(await makeCompleteGraph({ intermediates: 3, subject: "CN=Inter 1" })).intermediates,
+      ...(await makeCompleteGraph({ intermediates: 2, subject: "CN=Inter 2" })).intermediates,
+      ...(await makeCompleteGraph({ intermediates: 2, subject: "CN=Inter 1" })).intermediates,
       ...(await makeCompleteGraph({ intermediates: 2, subject: "CN=Root" })).intermediates,
     ];
     const trust = await compileTrust(settings(root, chainMode));
@@ -123,13 +123,18 @@ describe("path building budget", () => {
     expect(await reason(settings(oldRoot, chainMode), [leaf, inter, newRoot, crossSigned])).toBe("ok");
   });
 
-  it("tries every copy of one subject, key and issuer, so a corrupt or expired copy does not hide a good one", async () => {
+  it("tries up to MAX_COPIES copies of one subject, key and issuer, so a few corrupt copies do not hide the good one", async () => {
     const root = await makeCa({ subject: "CN=Root" });
     const interKey = await generateKeys("p256");
     const inter = await makeCa({ subject: "CN=Inter", issuer: root, key: interKey });
-    const forged = await makeCa({ subject: "CN=Inter", issuer: root, key: interKey, signWith: await generateKeys("p256") });
+    const forgedKey = await generateKeys("p256");
+    const forged = await Promise.all(
+      Array.from({ length: MAX_COPIES }, () => makeCa({ subject: "CN=Inter", issuer: root, key: interKey, signWith: forgedKey })),
+    );
     const leaf = await makeLeaf({ issuer: inter, cn: "svc" });
-    expect(await reason(settings(root, chainMode), [leaf, forged, inter])).toBe("ok");
+    expect(await reason(settings(root, chainMode), [leaf, ...forged.slice(1), inter])).toBe("ok");
+    // One more copy than are tried, all presented first: the budget wins over the good copy.
+    expect(await reason(settings(root, chainMode), [leaf, ...forged, inter])).toBe("ca_verification_failed");
   });
 });
 

@@ -186,10 +186,26 @@ function splitNames(names: Iterable<GeneralName>): SubjectAltNames {
   return out;
 }
 
+/** Each issuer's key imported once per signature algorithm (the hash is bound at import for RSA). */
+const verifyKeys = new WeakMap<ParsedCertificate, Map<string, Promise<CryptoKey>>>();
+
+function verifyKey(issuer: ParsedCertificate, algorithm: Algorithm): Promise<CryptoKey> {
+  let byAlgorithm = verifyKeys.get(issuer);
+  if (!byAlgorithm) verifyKeys.set(issuer, (byAlgorithm = new Map()));
+  const id = JSON.stringify(algorithm);
+  let key = byAlgorithm.get(id);
+  if (!key) {
+    key = issuer.x509.publicKey.export(algorithm, ["verify"]);
+    byAlgorithm.set(id, key);
+  }
+  return key;
+}
+
 /** Whether `issuer`'s key verifies `child`'s signature; any decoding or crypto error counts as no. */
 export async function isSignedBy(child: ParsedCertificate, issuer: ParsedCertificate): Promise<boolean> {
   try {
-    return await child.x509.verify({ publicKey: issuer.x509.publicKey, signatureOnly: true });
+    const key = await verifyKey(issuer, { ...issuer.x509.publicKey.algorithm, ...child.x509.signatureAlgorithm });
+    return await child.x509.verify({ publicKey: key, signatureOnly: true });
   } catch {
     return false;
   }
