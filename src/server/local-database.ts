@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Config } from "../../config.ts";
-import { openDatabase, type Database } from "../../db/client.ts";
+import type { Config } from "../config.ts";
+import { openDatabase, type Database } from "../db/client.ts";
 import { ownDataDir, ownerOnlyTree } from "./data-dir.ts";
 
 /**
