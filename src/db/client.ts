@@ -64,7 +64,7 @@ export function setPgliteAssets(load: () => Promise<PgliteAssets>): void {
  * shared_buffers is resident from the start (postgres zero-fills it), so it is sized to the service's working
  * set, within PGlite's initial WASM memory; wal_init_zero=off because zero-filling a new WAL segment through
  * PGlite's file system stalls a login (WAL records carry their own CRCs). Other defaults, durability included,
- * stay PGlite's. Figures: README, "Memory".
+ * stay PGlite's. Figures: README, "Memory on PGlite".
  */
 const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB", "-c", "wal_init_zero=off"];
 

@@ -2,7 +2,7 @@
  * Bun's collector does not count as pressure what native code leaves behind (TLS and HTTP objects of each new
  * connection, copies of its certificates, buffers of each PGlite call), so RSS swells under load before a
  * collection comes. These hints ask for full collections where that garbage piles up, rarely enough to cost
- * little throughput (README, "Memory on Bun").
+ * little throughput (README, "Memory on PGlite").
  */
 
 /** What a new connection leaves for the collector beyond its certificates (TLS and HTTP objects), about. */
