@@ -12,9 +12,8 @@ const PEER = Symbol("certauth.peer");
 type PeerSocket = TLSSocket & { [PEER]?: PeerInfo };
 
 /**
- * The peer chain of this connection's TLS session, read once per connection (getPeerCertificate is costly).
- * A resumed session's is the one of the full handshake that created it: Node, Bun and Deno all report it, and
- * only the client that did that handshake holds the session's secret. A session created without one has none.
+ * The peer chain of this connection's TLS session, read once per connection since getPeerCertificate is costly.
+ * A resumed session reports the chain of the handshake that created it, whose secret only that client holds.
  */
 export function readPeer(socket: TLSSocket, chains: PresentedChains): PeerInfo {
   const remoteAddress = unmapIpv4(socket.remoteAddress ?? "");
