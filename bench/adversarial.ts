@@ -244,7 +244,7 @@ async function startService(pki: BenchPki, work: string): Promise<{ server: Serv
   const dataDir = join(work, "data");
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const seeded = await seed({ url: undefined, dataDir, identityCount: 2, caPem: pki.caPem, crlPem: null });
-  const [bin, ...rest] = runtimeCommand("bun", "src/adapters/bun/index.ts");
+  const [bin, ...rest] = runtimeCommand("bun", "src/server/bun.ts");
   // BENCH_SERVICE_FLAGS: runtime flags for the service only, as in bench/run.ts (e.g. `--cpu-prof-md`).
   const flags = process.env.BENCH_SERVICE_FLAGS?.split(" ").filter(Boolean) ?? [];
   const server = await startServer([bin!, ...flags, ...rest], { DATA_DIR: dataDir, ...serviceEnv(pki, "warn") }, /certauth: listening on/);

@@ -22,7 +22,7 @@ const port = Number(process.env.PORT ?? 0);
 
 let listening: { port: number };
 if (stage === "bridge") {
-  const { createTlsBridge } = await import("../src/adapters/shared/tls-bridge.ts");
+  const { createTlsBridge } = await import("../src/adapters/node-tls/bridge.ts");
   const { readFileSync } = await import("node:fs");
   const body = JSON.stringify({ accessToken: ACCESS_TOKEN, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" });
   const bridge = createTlsBridge(
@@ -58,8 +58,9 @@ if (stage === "bridge") {
   const { createApp } = await import("../src/app.ts");
   const { loadConfig } = await import("../src/config.ts");
   const { createLogger } = await import("../src/log.ts");
-  const { startBunServer } = await import("../src/adapters/bun/server.ts");
-  type Service = import("../src/adapters/shared/bootstrap.ts").Service;
+  const { bun } = await import("../src/adapters/bun/index.ts");
+  const { startServer } = await import("../src/server/listener.ts");
+  type Service = import("../src/server/bootstrap.ts").Service;
   const config = loadConfig({
     DATA_DIR: mkdtempSync(join(tmpdir(), "certauth-http-path-")),
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
@@ -73,7 +74,7 @@ if (stage === "bridge") {
   const app = createApp({ config, database, log, clock: () => new Date(), adminTokenHash: new Uint8Array(32), signer: unused as Service["signer"] });
   const tls = { cert: readFileSync(process.env.TLS_CERT_FILE!, "utf8"), key: readFileSync(process.env.TLS_KEY_FILE!, "utf8") };
   const service = { app, config, database, log, tls, signer: unused } as Service;
-  listening = await startBunServer(service, port, "127.0.0.1");
+  listening = await startServer(bun, service, port, "127.0.0.1");
 }
 console.error(`http-path ${stage}: listening on ${listening.port}`);
 const stop = () => process.exit(0);

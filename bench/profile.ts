@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq, sql } from "drizzle-orm";
-import { bootstrap } from "../src/adapters/shared/bootstrap.ts";
+import { bootstrap } from "../src/server/bootstrap.ts";
 import { auditLogs, identities, identityAccessTokens, identityTlsCertAuths, organizations } from "../src/db/schema.ts";
 import { summarizeLeaf, TrustCache, verifyChain } from "../src/pki/index.ts";
 import { trustSettingsOf } from "../src/admin/tls-cert-auth.ts";

@@ -102,7 +102,7 @@ async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: Be
 
 /** BENCH_SERVICE_FLAGS: runtime flags for the service only, e.g. `--cpu-prof-md --cpu-prof-dir=/tmp/prof`. */
 function startService(runtime: Runtime, prepared: Prepared, pki: BenchPki): Promise<Server> {
-  const [bin, ...rest] = runtimeCommand(runtime, `src/adapters/${runtime}/index.ts`);
+  const [bin, ...rest] = runtimeCommand(runtime, `src/server/${runtime}.ts`);
   const flags = process.env.BENCH_SERVICE_FLAGS?.split(" ").filter(Boolean) ?? [];
   return startServer(
     [bin!, ...flags, ...rest],

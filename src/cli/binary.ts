@@ -14,7 +14,7 @@ import journal from "../../drizzle/meta/_journal.json" with { type: "json" };
 import { setPgliteAssets } from "../db/client.ts";
 import { setMigrationsFolder } from "../db/migrate.ts";
 import { setTemplateSource } from "../db/pglite-template.ts";
-import { ownerOnlyUmask } from "../adapters/shared/data-dir.ts";
+import { ownerOnlyUmask } from "../server/data-dir.ts";
 import { run } from "./main.ts";
 
 ownerOnlyUmask();
@@ -28,8 +28,8 @@ setPgliteAssets(async () => {
   return { pgliteWasmModule, initdbWasmModule, fsBundle };
 });
 
-// Bun.Archive reads the archive from bytes (from a Bun.file it fails with ReadError in Bun 1.4.5). The archive
-// and its 40 MB unpacked are collected before postgres starts, so they do not add to its peak.
+// Bun.Archive reads the archive from bytes (from a Bun.file it fails with ReadError); the archive is collected
+// before postgres starts, so it does not add to its peak.
 setTemplateSource(async (target) => {
   await new Bun.Archive(await Bun.file(pgdataTemplate).bytes()).extract(target);
   Bun.gc(true);

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadConfig, type Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
-import { openConfiguredDatabase } from "../adapters/shared/local-database.ts";
+import { openConfiguredDatabase } from "../server/local-database.ts";
 import { escapeControls, terminalJson } from "../terminal.ts";
 
 /** A command-line option; `flag` options take no value. */

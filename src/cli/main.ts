@@ -12,7 +12,7 @@ import { tokenCommands } from "./token.ts";
 import { keyCommands } from "./keys.ts";
 import { auditCommands } from "./audit.ts";
 import { quickstartCommands } from "./quickstart.ts";
-import { ownerOnlyUmask } from "../adapters/shared/data-dir.ts";
+import { ownerOnlyUmask } from "../server/data-dir.ts";
 
 export const COMMANDS: Command[] = [
   ...quickstartCommands,

@@ -2,15 +2,15 @@ import { request } from "node:https";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bootstrap } from "../adapters/shared/bootstrap.ts";
-import { listen, stopOnSignal } from "../adapters/shared/main.ts";
+import { bootstrap } from "../server/bootstrap.ts";
+import { listen, stopOnSignal } from "../server/main.ts";
+import { hostRuntime } from "../server/runtime.ts";
 import { createOrganization } from "../admin/organizations.ts";
 import { createIdentity } from "../admin/identities.ts";
 import { attachBody, attachTlsCertAuth } from "../admin/tls-cert-auth.ts";
 import { OPERATOR, validate } from "./admin.ts";
 import { CliError, stringOption, type Command } from "./command.ts";
 import { makeDevPki } from "./dev-pki.ts";
-import { runtimeServer } from "./serve.ts";
 
 const CLIENT_NAME = "quickstart-client";
 const LOGIN_PATH = "/api/v1/auth/tls-cert-auth/login";
@@ -118,8 +118,8 @@ export const quickstartCommands: Command[] = [
       const org = await createOrganization(db, OPERATOR, { name: "Quickstart", slug: "quickstart" });
       const identity = await createIdentity(db, OPERATOR, { name: CLIENT_NAME, organizationId: org.id, role: "member" });
       await attachTlsCertAuth(db, OPERATOR, identity.id, validate(attachBody, { caCertificate: ca, allowedCommonNames: CLIENT_NAME }));
-      const { runtime, start } = runtimeServer();
-      const server = await listen(runtime, service, start);
+      const runtime = hostRuntime();
+      const server = await listen(runtime, service);
       const login = await mtlsLogin(server.port, identity.id, { ca, cert: clientCert, key: clientKey }).catch(async (err) => {
         await server.close();
         await service.database.close();
@@ -140,7 +140,7 @@ export const quickstartCommands: Command[] = [
       } else {
         ctx.print(
           [
-            `certauth quickstart: a mutual-TLS login worked (${runtime}, embedded PGlite).`,
+            `certauth quickstart: a mutual-TLS login worked (${runtime.name}, embedded PGlite).`,
             "",
             `  folder        ${dir}`,
             `  CA            ${files.caCert}`,

@@ -1,12 +1,6 @@
-import { runService, type StartServer } from "../adapters/shared/main.ts";
-import { startBunServer } from "../adapters/bun/server.ts";
-import { startNodeServer } from "../adapters/node/server.ts";
+import { runService } from "../server/main.ts";
+import { hostRuntime } from "../server/runtime.ts";
 import { output, stringOption, withDatabase, type Command, type CommandContext } from "./command.ts";
-
-/** The listener of the runtime the CLI runs on: Bun (npm bin, single binary) or Node. */
-export function runtimeServer(): { runtime: string; start: StartServer } {
-  return "Bun" in globalThis ? { runtime: "bun", start: startBunServer } : { runtime: "node", start: startNodeServer };
-}
 
 function envWith(ctx: CommandContext, names: Record<string, string>): Record<string, string | undefined> {
   const env = { ...ctx.env };
@@ -28,8 +22,7 @@ export const serveCommands: Command[] = [
     },
     details: "Every other setting comes from the environment (PORT, DATABASE_URL, TLS_CERT_FILE, ADMIN_TOKEN, …).",
     async run(ctx) {
-      const { runtime, start } = runtimeServer();
-      await runService(runtime, start, envWith(ctx, { port: "PORT", host: "HOST", "data-dir": "DATA_DIR" }));
+      await runService(hostRuntime(), envWith(ctx, { port: "PORT", host: "HOST", "data-dir": "DATA_DIR" }));
       // Serving: the signal handler ends the process.
       await new Promise(() => {});
     },

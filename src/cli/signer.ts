@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
-import { keyEncryptionKey } from "../adapters/shared/bootstrap.ts";
+import { keyEncryptionKey } from "../server/bootstrap.ts";
 import { KeyEncryption, KeyStore } from "../tokens/key-store.ts";
 import { createSigner, type TokenSigner } from "../tokens/signer.ts";
 

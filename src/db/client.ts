@@ -2,22 +2,14 @@ import { existsSync } from "node:fs";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import * as schema from "./schema.ts";
+import type { Database, Db } from "./database.ts";
 import { migrateDatabase } from "./migrate.ts";
 import { restoreTemplate } from "./pglite-template.ts";
 
-export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
-
-export interface Database {
-  db: Db;
-  driver: "pglite" | "postgres";
-  /** Answers quickly: resolves when the database answers a trivial query, rejects otherwise. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Database, Db } from "./database.ts";
 
 export interface OpenOptions {
   /** `postgres://…`, `memory://`, or undefined for PGlite in `dataDir`. */
@@ -31,7 +23,7 @@ export interface OpenOptions {
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const database = options.url?.startsWith("postgres") ? openPostgres(options) : await openPglite(options);
   try {
-    await migrateDatabase(database, options.url);
+    await migrateDatabase(database.db, database.driver === "postgres" ? options.url : undefined);
   } catch (err) {
     await database.close().catch(() => {});
     throw err;
@@ -44,8 +36,7 @@ function openPostgres(options: OpenOptions): Database {
     max: options.poolSize ?? 10,
     connect_timeout: 3,
     idle_timeout: 30,
-    // postgres.js waits up to 20 s (3^n/100 s) before reconnecting after failures, holding each queued query that
-    // long; a short capped wait lets a request answer 503 within seconds and the pool recover as soon as it can.
+    // postgres.js's own backoff holds queued queries for many seconds; a short capped wait answers 503 sooner.
     backoff: (retries: number) => Math.min(0.05 * retries, 0.5),
     onnotice: () => {},
     connection: { statement_timeout: options.statementTimeoutMs ?? 5000, application_name: "certauth" },
@@ -70,29 +61,20 @@ export function setPgliteAssets(load: () => Promise<PgliteAssets>): void {
 }
 
 /**
- * PGlite's postgres zero-fills its shared memory when it starts, so shared_buffers is resident from the first
- * second: at PGlite's default (128MB) the WASM memory grows past its initial 128 MiB to 189 MiB, of which 151 MiB
- * is resident, and the buffer pool then fills with table and index pages as logins write token rows. 16MB holds
- * the service's working set (the login's identity/auth rows, the right edge of the token table and its indexes)
- * and keeps the WASM memory within its initial 128 MiB, ~27 MiB of it resident (bench/memory.ts). Pages that fall
- * out of the pool stay in the OS page cache of the data directory's files. wal_buffers follows at 1/32 (512kB).
- * wal_init_zero=off: a new 16 MB WAL segment is not zero-filled first, which through PGlite's file system
- * stalled the statement that crossed into it for 60-90 ms (about every 10,000 logins); WAL records carry
- * their own CRCs, so recovery does not rely on the zeroes. Otherwise PGlite's defaults (durability
- * included) are kept as they are.
+ * shared_buffers is resident from the start (postgres zero-fills it), so it is sized to the service's working
+ * set, within PGlite's initial WASM memory; wal_init_zero=off because zero-filling a new WAL segment through
+ * PGlite's file system stalls a login (WAL records carry their own CRCs). Other defaults, durability included,
+ * stay PGlite's. Figures: README, "Memory on PGlite".
  */
 const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB", "-c", "wal_init_zero=off"];
 
-/**
- * An in-memory database starts from a migrated snapshot made once per process: PGlite's initdb costs
- * seconds, loading a snapshot a fraction of that (tests open many in-memory databases).
- */
+/** An in-memory database starts from a migrated snapshot made once per process: initdb is slow, and tests open many. */
 let memoryTemplate: Promise<Blob> | undefined;
 function migratedMemoryTemplate(): Promise<Blob> {
   memoryTemplate ??= (async () => {
     const client = await PGlite.create({ startParams: PGLITE_START_PARAMS, ...(await pgliteAssets()) });
     try {
-      await migrateDatabase({ db: drizzlePglite(client, { schema }) as unknown as Db, driver: "pglite", ping: async () => {}, close: async () => {} }, undefined);
+      await migrateDatabase(drizzlePglite(client, { schema }) as unknown as Db, undefined);
       return await client.dumpDataDir("none");
     } finally {
       await client.close();
@@ -102,7 +84,7 @@ function migratedMemoryTemplate(): Promise<Blob> {
   return memoryTemplate;
 }
 
-/** A new data directory starts from the installed PGlite's template; without one, PGlite runs initdb (~1 GiB once). */
+/** A new data directory starts from the installed PGlite's template; without one, PGlite runs its initdb, which peaks high. */
 async function onDisk(dataDir: string): Promise<string> {
   const pgdata = `${dataDir.replace(/\/$/, "")}/pgdata`;
   if (!existsSync(pgdata) && !(await restoreTemplate(pgdata))) {

@@ -1,4 +1,4 @@
-import type { PeerBindings } from "../adapters/peer.ts";
+import type { PeerBindings } from "../http/peer.ts";
 
 /** Who is calling an admin or token route, once authenticated. */
 export type Principal =

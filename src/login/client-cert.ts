@@ -3,7 +3,7 @@
  * A forwarded header from anyone outside TRUSTED_PROXIES is never parsed.
  */
 import type { Context } from "hono";
-import { getPeer, type PeerInfo } from "../adapters/peer.ts";
+import { getPeer, type PeerInfo } from "../http/peer.ts";
 import type { Config } from "../config.ts";
 import type { AppEnv } from "../http/env.ts";
 import { canonicalIp, ipInRanges, type Cidr } from "../net/ip.ts";

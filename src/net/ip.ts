@@ -54,3 +54,8 @@ export function ipInRanges(address: string, ranges: readonly Cidr[]): boolean {
 export function canonicalIp(address: string): string {
   return parseIp(address).toString();
 }
+
+/** A socket's address as text with an IPv4-mapped IPv6 prefix ("::ffff:10.0.0.1") removed; anything else unchanged. */
+export function unmapIpv4(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}

@@ -1,6 +1,6 @@
 /** What the bridge remembers of full handshakes to complete a chain Node reports as the leaf alone on resumption. */
 import { describe, expect, it } from "bun:test";
-import { PresentedChains } from "../../src/adapters/shared/presented-chains.ts";
+import { PresentedChains } from "../../src/adapters/node-tls/presented-chains.ts";
 
 const der = (byte: number, length = 100) => new Uint8Array(length).fill(byte);
 

@@ -2,9 +2,10 @@ import { afterAll, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrap } from "../../src/adapters/shared/bootstrap.ts";
-import { startBunServer } from "../../src/adapters/bun/server.ts";
-import { DataDirInUseError } from "../../src/adapters/shared/local-database.ts";
+import { bootstrap } from "../../src/server/bootstrap.ts";
+import { bun } from "../../src/adapters/bun/index.ts";
+import { startServer } from "../../src/server/listener.ts";
+import { DataDirInUseError } from "../../src/server/local-database.ts";
 import { call } from "../helpers/https.ts";
 import { makeCa } from "../fixtures/pki.ts";
 
@@ -15,7 +16,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 async function start() {
   const printed: string[] = [];
   const service = await bootstrap({ DATA_DIR: dataDir, LOG_LEVEL: "silent" }, (line) => printed.push(line));
-  const server = await startBunServer(service, 0, "127.0.0.1");
+  const server = await startServer(bun, service, 0, "127.0.0.1");
   return {
     printed,
     url: `https://127.0.0.1:${server.port}`,

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { bootstrap } from "../../src/adapters/shared/bootstrap.ts";
+import { bootstrap } from "../../src/server/bootstrap.ts";
 import { COMMANDS } from "../../src/cli/main.ts";
 import { makeCa, makeCrl, makeLeaf, randomSerial, type Issued } from "../fixtures/pki.ts";
 import { cli, cliJson } from "./support.ts";

@@ -47,7 +47,7 @@ describe("configuration", () => {
   });
 
   it("stops the service with one clear line and a non-zero exit code, never a stack trace", () => {
-    const run = spawnSync("node_modules/.bin/bun", ["src/adapters/bun/index.ts"], {
+    const run = spawnSync("node_modules/.bin/bun", ["src/server/bun.ts"], {
       env: { ...process.env, LOGIN_RATE_LIMIT: "lots", DATA_DIR: "/nonexistent-never-created" },
       encoding: "utf8",
       timeout: 60_000,

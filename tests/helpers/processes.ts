@@ -29,7 +29,7 @@ export function commandFor(runtime: Runtime): string[] {
     }
     case "node":
       // tsx as a loader keeps the service in one process, so SIGTERM reaches it directly.
-      return ["node", "--import", "tsx", "src/adapters/node/index.ts"];
+      return ["node", "--import", "tsx", "src/server/node.ts"];
     case "deno": {
       const tasks = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")).tasks;
       const task = tasks.start as string | { command: string };

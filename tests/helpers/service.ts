@@ -2,8 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrap, type Service } from "../../src/adapters/shared/bootstrap.ts";
-import { startBunServer } from "../../src/adapters/bun/server.ts";
+import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
+import { bun } from "../../src/adapters/bun/index.ts";
+import { startServer } from "../../src/server/listener.ts";
 import { createTestDatabase, type TestDatabase } from "./databases.ts";
 import { call, type CallOptions } from "./https.ts";
 
@@ -32,7 +33,7 @@ export async function startService(
     { DATA_DIR: dataDir, DATABASE_URL: db.url, ADMIN_TOKEN, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...env },
     () => {},
   );
-  const server = await startBunServer(service, 0, "127.0.0.1");
+  const server = await startServer(bun, service, 0, "127.0.0.1");
   const url = `https://127.0.0.1:${server.port}`;
   return {
     url,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { Hono } from "hono";
-import type { PeerInfo } from "../../src/adapters/peer.ts";
+import type { PeerInfo } from "../../src/http/peer.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { AppError } from "../../src/errors.ts";
 import type { AppEnv } from "../../src/http/env.ts";

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrap, type Service } from "../../src/adapters/shared/bootstrap.ts";
+import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
 import { createApp, type App } from "../../src/app.ts";
 import { sha256 } from "../../src/admin/auth.ts";
 import { createLogger, type LogFormat } from "../../src/log.ts";

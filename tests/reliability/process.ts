@@ -32,7 +32,7 @@ export interface BunService {
   openFds(): number;
 }
 
-/** Starts `bun src/adapters/bun/index.ts` with exactly these variables (plus PATH/HOME) and waits for /api/status. */
+/** Starts `bun src/server/bun.ts` with exactly these variables (plus PATH/HOME) and waits for /api/status. */
 export async function startBunService(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<BunService> {
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(bunCommand[0]!, bunCommand.slice(1), {

@@ -7,8 +7,8 @@ import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bootstrap, type Service } from "../../src/adapters/shared/bootstrap.ts";
-import type { PeerInfo } from "../../src/adapters/peer.ts";
+import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
+import type { PeerInfo } from "../../src/http/peer.ts";
 import { ADMIN_TOKEN } from "../helpers/service.ts";
 
 export const LOGIN = "/api/v1/auth/tls-cert-auth/login";

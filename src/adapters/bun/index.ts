@@ -1,4 +1,5 @@
-import { runService } from "../shared/main.ts";
-import { startBunServer } from "./server.ts";
+import type { Runtime } from "../serve.ts";
+import { collectAfterStatements } from "./collector.ts";
+import { serve } from "./server.ts";
 
-await runService("bun", startBunServer);
+export const bun: Runtime = { name: "bun", serve, onDatabaseStatement: collectAfterStatements() };

@@ -1,4 +1,4 @@
-import { runService } from "../shared/main.ts";
-import { startDenoServer } from "./server.ts";
+import type { Runtime } from "../serve.ts";
+import { serve } from "./server.ts";
 
-await runService("deno", startDenoServer);
+export const deno: Runtime = { name: "deno", serve };

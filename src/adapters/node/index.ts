@@ -1,4 +1,4 @@
-import { runService } from "../shared/main.ts";
-import { startNodeServer } from "./server.ts";
+import type { Runtime } from "../serve.ts";
+import { serve } from "./server.ts";
 
-await runService("node", startNodeServer);
+export const node: Runtime = { name: "node", serve };

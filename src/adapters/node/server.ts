@@ -1,8 +1,7 @@
-import type { Service } from "../shared/bootstrap.ts";
-import { bridgeOptions, type Listening } from "../shared/listener.ts";
-import { createTlsBridge } from "../shared/tls-bridge.ts";
+import { createTlsBridge } from "../node-tls/bridge.ts";
+import type { Listening, ServeOptions } from "../serve.ts";
 
 /** Node's listener in every mode: the node:tls → node:http bridge. */
-export function startNodeServer(service: Service, port: number, host: string): Promise<Listening> {
-  return createTlsBridge((req, env) => service.app.fetch(req, env), bridgeOptions(service)).listen(port, host);
+export function serve(options: ServeOptions): Promise<Listening> {
+  return createTlsBridge(options.fetch, { ...options.bridge, tls: options.tls }).listen(options.port, options.host);
 }

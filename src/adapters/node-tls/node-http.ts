@@ -1,10 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
- * node:http ⇄ fetch, built on standard Request/Response on every runtime. (@hono/node-server's
- * lightweight Request is not a Request to Bun, and middleware that re-wraps it loses the method.)
- * The body is read up to `maxBody` + 1 bytes: enough for the app's body limit to answer 413 in its
- * own error format, without ever buffering more. The request reaches the app with a body of known length.
+ * node:http → a standard Request, which every runtime's middleware accepts as its own. The body is read up to
+ * `maxBody` + 1 bytes: enough for the app to answer 413 in its own error format, never buffering more.
  */
 export function toWebRequest(incoming: IncomingMessage, maxBody: number): Promise<{ request: Request; truncated: boolean }> {
   const method = incoming.method ?? "GET";

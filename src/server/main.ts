@@ -1,15 +1,14 @@
-import { ConfigError } from "../../config.ts";
+import type { Listening, Runtime } from "../adapters/serve.ts";
+import { ConfigError } from "../config.ts";
 import { bootstrap, type Service } from "./bootstrap.ts";
 import { ownerOnlyUmask } from "./data-dir.ts";
-
-type Started = { port: number; close: () => Promise<void> };
-export type StartServer = (service: Service, port: number, host: string) => Promise<Started>;
+import { startServer } from "./listener.ts";
 
 /** How long requests in flight get to finish after SIGTERM/SIGINT before the process exits anyway. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
 /** The process entry every runtime shares: one clear line and a non-zero exit on bad configuration. */
-export async function runService(runtime: string, start: StartServer, env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runService(runtime: Runtime, env: Record<string, string | undefined> = process.env): Promise<void> {
   ownerOnlyUmask();
   let service: Service;
   try {
@@ -18,23 +17,23 @@ export async function runService(runtime: string, start: StartServer, env: Recor
     console.error(`certauth: ${err instanceof ConfigError ? err.message : `cannot start: ${(err as Error).message}`}`);
     process.exit(1);
   }
-  const server = await listen(runtime, service, start);
+  const server = await listen(runtime, service);
   stopOnSignal(service, server);
 }
 
 /** Starts the listener on the configured address; on failure, closes the database and exits 1. */
-export async function listen(runtime: string, service: Service, start: StartServer): Promise<Started> {
+export async function listen(runtime: Runtime, service: Service): Promise<Listening> {
   const { config, log, database } = service;
-  let server: Started;
+  let server: Listening;
   try {
-    server = await start(service, config.PORT, config.HOST);
+    server = await startServer(runtime, service);
   } catch (err) {
     console.error(`certauth: cannot listen on ${config.HOST}:${config.PORT}: ${(err as Error).message}`);
     await database.close();
     process.exit(1);
   }
-  log.info("listening", { runtime, url: `https://${config.HOST}:${server.port}`, database: database.driver });
-  console.error(`certauth: listening on https://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port} (${runtime}, ${database.driver})`);
+  log.info("listening", { runtime: runtime.name, url: `https://${config.HOST}:${server.port}`, database: database.driver });
+  console.error(`certauth: listening on https://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${server.port} (${runtime.name}, ${database.driver})`);
   return server;
 }
 
@@ -42,7 +41,7 @@ export async function listen(runtime: string, service: Service, start: StartServ
  * SIGTERM/SIGINT: stop accepting, let requests in flight finish (at most SHUTDOWN_GRACE_MS), close the
  * database, exit 0. A second signal exits at once.
  */
-export function stopOnSignal(service: Service, server: Started): void {
+export function stopOnSignal(service: Service, server: Listening): void {
   const { log, database } = service;
   let stopping = false;
   const stop = async (signal: string) => {

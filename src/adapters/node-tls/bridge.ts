@@ -2,21 +2,18 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTlsServer, type Server as TlsServer, type TlsOptions, type TLSSocket } from "node:tls";
 import { toWebRequest, writeWebResponse } from "./node-http.ts";
-import type { PeerInfo } from "../peer.ts";
-import type { TlsMaterial } from "./bootstrap.ts";
-import { unmapIpv4, type Listening } from "./listener.ts";
+import type { PeerInfo } from "../../http/peer.ts";
+import { unmapIpv4 } from "../../net/ip.ts";
+import type { BridgeSettings, Fetch, Listening, TlsMaterial } from "../serve.ts";
 import { PresentedChains } from "./presented-chains.ts";
-
-type Fetch = (request: Request, env: { peer: PeerInfo }) => Response | Promise<Response>;
 
 /** The connection's peer, kept on the socket itself: a WeakMap entry per connection costs the collector more. */
 const PEER = Symbol("certauth.peer");
 type PeerSocket = TLSSocket & { [PEER]?: PeerInfo };
 
 /**
- * The peer chain of this connection's TLS session, read once per connection (getPeerCertificate costs ~80 µs).
- * A resumed session's is the one of the full handshake that created it: Node, Bun and Deno all report it, and
- * only the client that did that handshake holds the session's secret. A session created without one has none.
+ * The peer chain of this connection's TLS session, read once per connection since getPeerCertificate is costly.
+ * A resumed session reports the chain of the handshake that created it, whose secret only that client holds.
  */
 export function readPeer(socket: TLSSocket, chains: PresentedChains): PeerInfo {
   const remoteAddress = unmapIpv4(socket.remoteAddress ?? "");
@@ -35,14 +32,8 @@ export function readPeer(socket: TLSSocket, chains: PresentedChains): PeerInfo {
   return { remoteAddress, certificateChain: chain };
 }
 
-export interface BridgeOptions {
+export interface BridgeOptions extends BridgeSettings {
   tls: TlsMaterial;
-  /** Whether to ask the client for a certificate at all (header-only mode does not). */
-  requestCert: boolean;
-  /** Total request header bytes node:http accepts. */
-  maxHeaderSize: number;
-  /** Bytes of request body read at most (default 64 KiB); the app answers 413 past it. */
-  maxBodySize?: number;
   /**
    * Serve with node:https instead of feeding node:tls sockets to node:http: on Deno the latter closes
    * every connection after one response, while Bun's node:https hides the peer certificate.
@@ -104,7 +95,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
   }
   server.on("tlsClientError", () => {});
   // Stop accepting; a kept-alive connection is closed as soon as it is idle, so requests in flight finish
-  // (main.ts bounds the wait; past that, what is left is cut).
+  // (src/server/main.ts bounds the wait; past that, what is left is cut).
   const close = (): Promise<void> =>
     new Promise((resolve) => {
       const reaper = setInterval(() => http.closeIdleConnections?.(), 100);

@@ -1,23 +1,17 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createApp, type App } from "../../app.ts";
-import { loadConfig, type Config } from "../../config.ts";
-import type { Database } from "../../db/client.ts";
+import { createApp, type App } from "../app.ts";
+import { loadConfig, type Config } from "../config.ts";
+import type { Database } from "../db/client.ts";
 import { openConfiguredDatabase } from "./local-database.ts";
 import { ownDataDir } from "./data-dir.ts";
-import { createLogger, type Logger } from "../../log.ts";
-import { makeSelfSignedServerCert } from "../../tls/self-signed.ts";
-import { ensureAdminToken } from "../../admin/admin-token.ts";
-import { KeyEncryption, KeyStore } from "../../tokens/key-store.ts";
-import { createSigner, type TokenSigner } from "../../tokens/signer.ts";
-import { nodeSign } from "./node-sign.ts";
-
-export interface TlsMaterial {
-  cert: string;
-  key: string;
-  /** PEM bundle from TLS_CLIENT_CA_FILE: when set, the handshake requires a client certificate chaining to it. */
-  clientCa?: string;
-}
+import { createLogger, type Logger } from "../log.ts";
+import { makeSelfSignedServerCert } from "../tls/self-signed.ts";
+import { ensureAdminToken } from "../admin/admin-token.ts";
+import { KeyEncryption, KeyStore } from "../tokens/key-store.ts";
+import { createSigner, type TokenSigner } from "../tokens/signer.ts";
+import { nodeSign } from "../adapters/node-sign.ts";
+import type { TlsMaterial } from "../adapters/serve.ts";
 
 export interface Service {
   app: App;

@@ -1,14 +1,13 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Config } from "../../config.ts";
-import { openDatabase, type Database } from "../../db/client.ts";
+import type { Config } from "../config.ts";
+import { openDatabase, type Database } from "../db/client.ts";
 import { ownDataDir, ownerOnlyTree } from "./data-dir.ts";
 
 /**
- * Opens the database the configuration names. The embedded database on disk admits one process at a
- * time (two PGlite processes on one data directory corrupt it), so its DATA_DIR is locked with a pid
- * file for as long as it is open; a lock whose process is gone (e.g. after a crash) is taken over. Files
- * postgres created wider than owner-only are narrowed once it has started and again once it has stopped.
+ * Opens the database the configuration names. Two PGlite processes on one data directory corrupt it, so DATA_DIR
+ * is locked with a pid file while it is open (a dead holder's lock is taken over), and the files postgres made
+ * wider than owner-only are narrowed after it starts and after it stops.
  */
 export async function openConfiguredDatabase(config: Config): Promise<Database> {
   if (config.DATABASE_URL) return openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR });

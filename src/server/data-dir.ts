@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../../config.ts";
+import { ConfigError } from "../config.ts";
 
 const GROUP_OTHER = 0o077;
 

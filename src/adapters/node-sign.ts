@@ -1,5 +1,5 @@
 import { createPrivateKey, sign, type JsonWebKey } from "node:crypto";
-import type { NativeSign } from "../../tokens/signer.ts";
+import type { NativeSign } from "../tokens/signer.ts";
 
 /** JWS signatures through node:crypto (Bun, Deno and Node all have it); ES256 as JWS wants it, raw r||s. */
 export const nodeSign: NativeSign = (alg, privateJwk) => {

@@ -1,0 +1,4 @@
+import { deno } from "../adapters/deno/index.ts";
+import { runService } from "./main.ts";
+
+await runService(deno);

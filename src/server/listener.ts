@@ -1,0 +1,31 @@
+import type { Listening, Runtime } from "../adapters/serve.ts";
+import { MAX_BODY_BYTES } from "../app.ts";
+import { onPgliteStatement } from "../db/pglite-driver.ts";
+import type { Service } from "./bootstrap.ts";
+
+/**
+ * True when the listener must see client certificates: CLIENT_CERT_SOURCE includes tls, or
+ * TLS_CLIENT_CA_FILE asks the handshake to verify them. Otherwise a runtime's native server will do.
+ */
+export function needsPeerCertificate(service: Service): boolean {
+  return service.config.CLIENT_CERT_SOURCE.tls || Boolean(service.tls.clientCa);
+}
+
+/** Starts the runtime's listener for the service, on the configured address unless told another. */
+export function startServer(runtime: Runtime, service: Service, port = service.config.PORT, host = service.config.HOST): Promise<Listening> {
+  if (runtime.onDatabaseStatement) onPgliteStatement(runtime.onDatabaseStatement);
+  const { config, tls, app } = service;
+  return runtime.serve({
+    fetch: (req, env) => app.fetch(req, env),
+    port,
+    host,
+    tls,
+    peerCertificates: needsPeerCertificate(service),
+    bridge: {
+      requestCert: config.CLIENT_CERT_SOURCE.tls,
+      // A forwarded chain may need up to 64 KiB of headers.
+      maxHeaderSize: config.CLIENT_CERT_SOURCE.header ? 80 * 1024 : 16 * 1024,
+      maxBodySize: MAX_BODY_BYTES,
+    },
+  });
+}
