@@ -1,5 +1,5 @@
 import { presentedBinding } from "./binding.ts";
-import { firstRefusal, refusalOf } from "./checks.ts";
+import { refusalOf } from "./checks.ts";
 import { verifyAccessToken } from "./claims.ts";
 import { renewedExpiry } from "./lifetime.ts";
 import { refuse } from "./refusal.ts";
@@ -26,19 +26,22 @@ export async function renewToken(deps: TokenDeps, token: string, request: UseReq
   const binding = await presentedBinding(claims, request.clientCertificate);
   const check = { now, clientIp: request.clientIp, claimMatches: binding.claimMatches, presented: binding.presented };
 
-  // The lifetime's inputs (creation, TTL, max TTL) never change after login, so they may be read first.
-  const state = await deps.tokens.read(claims.jti, request.clientIp);
-  if (!state) throw refusalOf(null, now, binding.matches);
-  const expiry = renewedExpiry(state, state.createdAt, now, deps.config.MAX_TOKEN_TTL);
+  // Only the lifetime is read first: it never changes after login, and every other check is judged in the statement that extends.
+  const lifetime = await deps.tokens.lifetime(claims.jti);
+  if (!lifetime) throw refusalOf(null, now, binding.matches);
+  const expiry = renewedExpiry(lifetime, lifetime.createdAt, now, deps.config.MAX_TOKEN_TTL);
   const exp = expiry ? Math.floor(expiry.getTime() / 1000) : nowSeconds;
   if (exp <= nowSeconds) {
-    throw firstRefusal(state, now, binding.matches(state)) ?? refuse("max_ttl_reached", "The access token has reached its maximum TTL; log in again.");
+    // The other checks still come first: a revoked token is told so, not to log in again.
+    throw refusalOf(await deps.tokens.read(claims.jti, request.clientIp), now, binding.matches, maxTtlReached);
   }
 
   const judged = await deps.tokens.renew(claims.jti, check, new Date(exp * 1000));
-  if (!judged?.outcome) throw refusalOf(judged, now, binding.matches);
+  if (!judged?.outcome) throw refusalOf(judged?.state ?? null, now, binding.matches);
 
   const { iat: _iat, exp: _exp, ...carried } = claims;
   const accessToken = await deps.signer.sign(carried, nowSeconds, exp);
-  return { accessToken, expiresIn: exp - nowSeconds, accessTokenMaxTTL: state.accessTokenMaxTTL, tokenType: "Bearer" };
+  return { accessToken, expiresIn: exp - nowSeconds, accessTokenMaxTTL: lifetime.accessTokenMaxTTL, tokenType: "Bearer" };
 }
+
+const maxTtlReached = () => refuse("max_ttl_reached", "The access token has reached its maximum TTL; log in again.");

@@ -27,6 +27,8 @@ export interface TokenState {
   ipTrusted: boolean;
 }
 
+export type TokenLifetime = Pick<TokenState, "createdAt" | "accessTokenTTL" | "accessTokenMaxTTL">;
+
 /** What the request brings to the checks the row judges. */
 export interface UseCheck {
   now: Date;
@@ -44,6 +46,8 @@ export type Judged<T> = { state: TokenState; outcome: T | null } | null;
 export interface TokenStore {
   /** The token's state without touching it; a null `clientIp` is trusted nowhere. */
   read(jti: string, clientIp: string | null): Promise<TokenState | null>;
+  /** What the token's lifetime is computed from; none of it changes after login. */
+  lifetime(jti: string): Promise<TokenLifetime | null>;
   /** Counts one use; the outcome is the uses counted so far, this one included. */
   use(jti: string, check: UseCheck): Promise<Judged<number>>;
   /** Extends the expiry to `expiresAt` (never shortens it). */
@@ -104,6 +108,12 @@ export function tokenStore(db: Db): TokenStore {
 
   const read = db.with(target).select().from(target).prepare("token_read");
 
+  const lifetime = db
+    .select({ createdAt: tokens.createdAt, accessTokenTTL: tokens.accessTokenTTL, accessTokenMaxTTL: tokens.accessTokenMaxTTL })
+    .from(tokens)
+    .where(eq(tokens.id, sql.placeholder("jti")))
+    .prepare("token_lifetime");
+
   const used = db.$with("used").as(
     db
       .update(tokens)
@@ -150,6 +160,10 @@ export function tokenStore(db: Db): TokenStore {
     async read(jti, clientIp) {
       const [state] = await read.execute({ jti, clientIp: clientIp === null ? null : inetOrNull(clientIp) });
       return state ?? null;
+    },
+    async lifetime(jti) {
+      const [row] = await lifetime.execute({ jti });
+      return row ?? null;
     },
     async use(jti, check) {
       const [row] = await use.execute(values(jti, check));

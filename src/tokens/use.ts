@@ -66,7 +66,7 @@ export async function useToken(deps: Omit<TokenDeps, "config">, token: string, r
   const binding = await presentedBinding(claims, request.clientCertificate);
   const judged = await deps.tokens.use(claims.jti, { now, clientIp: request.clientIp, claimMatches: binding.claimMatches, presented: binding.presented });
   if (judged?.outcome != null) return { claims, state: judged.state, numUses: judged.outcome };
-  throw refusalOf(judged, now, binding.matches);
+  throw refusalOf(judged?.state ?? null, now, binding.matches);
 }
 
 /** Uses left, or null when the token has no limit. */
