@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { introspectToken } from "../tokens/introspect.ts";
+import { tokenStore } from "../tokens/store.ts";
 import { CliError, formatRecord, output, stringOption, withDatabase, type Command } from "./command.ts";
 import { signerFor } from "./signer.ts";
 
@@ -32,7 +33,7 @@ export const tokenCommands: Command[] = [
     async run(ctx) {
       const token = readToken(ctx.positionals[0], stringOption(ctx, "token-file"));
       const result = await withDatabase(ctx.env, async (database, config) =>
-        introspectToken({ db: database.db, signer: await signerFor(database, config), clock: () => new Date() }, token),
+        introspectToken({ tokens: tokenStore(database.db), signer: await signerFor(database, config), clock: () => new Date() }, token),
       );
       output(ctx, result, () => {
         if (!result.active) return "inactive (expired, revoked, used up, unknown, or not signed by this service)";

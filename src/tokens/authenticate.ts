@@ -1,11 +1,12 @@
 import type { IdentityTokenAuthenticator } from "../admin/auth.ts";
-import { useToken, useRequestOf, type TokenDeps } from "./use.ts";
+import { tokenDeps, useToken, useRequestOf, type TokenWiring } from "./use.ts";
 
 /**
  * For the admin API: one use of an identity access token, as the principal of its identity, scoped to the
  * identity's own organization (and so its sub-organizations). The role is checked by requireAdmin.
  */
-export function identityTokenAuthenticator(deps: TokenDeps): IdentityTokenAuthenticator {
+export function identityTokenAuthenticator(wiring: TokenWiring): IdentityTokenAuthenticator {
+  const deps = tokenDeps(wiring);
   return async (token, c) => {
     const { state } = await useToken(deps, token, useRequestOf(c, deps.config));
     c.set("identityId", state.identityId);

@@ -1,6 +1,8 @@
 import { verifyAccessToken, type AccessTokenClaims } from "./claims.ts";
-import { readTokenState, type TokenState } from "./state.ts";
-import { certificateMismatch, presentedBinding, usesRemaining, type TokenDeps, type UseRequest } from "./use.ts";
+import { presentedBinding } from "./binding.ts";
+import { certificateMismatch, exhausted } from "./checks.ts";
+import type { TokenState } from "./store.ts";
+import { usesRemaining, type TokenDeps, type UseRequest } from "./use.ts";
 
 export type Introspection =
   | { active: false }
@@ -38,7 +40,7 @@ export type Introspector =
  * certificate, as `self` is (PRODUCT §2.4).
  */
 export async function introspectToken(
-  deps: Pick<TokenDeps, "db" | "signer" | "clock">,
+  deps: Pick<TokenDeps, "tokens" | "signer" | "clock">,
   token: string,
   caller: Introspector = { kind: "admin" },
 ): Promise<Introspection> {
@@ -49,13 +51,12 @@ export async function introspectToken(
   } catch {
     return { active: false };
   }
-  const binding = caller.kind === "self" ? await presentedBinding(claims, caller.request) : null;
-  const state = await readTokenState(deps.db, claims.jti);
+  const binding = caller.kind === "self" ? await presentedBinding(claims, caller.request.clientCertificate) : null;
+  const state = await deps.tokens.read(claims.jti, null);
   if (!state || (caller.kind === "scoped" && !caller.mayInspect(state))) return { active: false };
   // Before any answer: without its certificate a bound token learns nothing, not even that it was revoked.
   if (binding && !binding.matches(state)) throw certificateMismatch();
-  const exhausted = state.numUsesLimit > 0 && state.numUses >= state.numUsesLimit;
-  if (state.revokedAt || state.expiresAt.getTime() <= now.getTime() || !state.configured || exhausted) return { active: false };
+  if (state.revokedAt || state.expiresAt.getTime() <= now.getTime() || !state.configured || exhausted(state)) return { active: false };
   return {
     active: true,
     sub: claims.sub,

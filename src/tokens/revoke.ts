@@ -1,4 +1,3 @@
-import { sql } from "drizzle-orm";
 import { verifyAccessToken } from "./claims.ts";
 import type { TokenDeps } from "./use.ts";
 
@@ -6,10 +5,8 @@ import type { TokenDeps } from "./use.ts";
  * Marks the token revoked; every instance refuses its next use, since every use reads the row.
  * Anyone holding a token with a valid signature may revoke it, also once it has expired.
  */
-export async function revokeToken(deps: Pick<TokenDeps, "db" | "signer" | "clock">, token: string): Promise<void> {
+export async function revokeToken(deps: Pick<TokenDeps, "tokens" | "signer" | "clock">, token: string): Promise<void> {
   const now = deps.clock();
   const claims = await verifyAccessToken(deps.signer, token, now, { allowExpired: true });
-  await deps.db.execute(sql`
-    update identity_access_tokens set revoked_at = ${now.toISOString()}::timestamptz
-    where id = ${claims.jti}::uuid and revoked_at is null`);
+  await deps.tokens.revoke(claims.jti, now);
 }

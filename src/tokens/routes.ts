@@ -5,10 +5,10 @@ import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "
 import { introspectToken, type Introspector } from "./introspect.ts";
 import { renewToken } from "./renew.ts";
 import { revokeToken } from "./revoke.ts";
-import type { TokenState } from "./state.ts";
-import { usesRemaining, useRequestOf, useToken, type TokenDeps } from "./use.ts";
+import type { TokenState } from "./store.ts";
+import { tokenDeps, usesRemaining, useRequestOf, useToken, type TokenWiring } from "./use.ts";
 
-export interface TokenRouteDeps extends TokenDeps {
+export interface TokenRouteDeps extends TokenWiring {
   /** SHA-256 of the admin token: the admin may introspect any token. */
   adminTokenHash: Uint8Array;
   authenticateIdentityToken: IdentityTokenAuthenticator;
@@ -61,7 +61,8 @@ const introspection = z
 const jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("JWKS");
 
 /** Renew, revoke, self, introspect and the JWKS (PRODUCT §2.4). */
-export function tokenRoutes(deps: TokenRouteDeps) {
+export function tokenRoutes(wiring: TokenRouteDeps) {
+  const deps = { ...wiring, ...tokenDeps(wiring) };
   const router = createRouter();
 
   router.openapi(

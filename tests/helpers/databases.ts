@@ -63,3 +63,9 @@ export async function createTestDatabase(name: TestDatabase["name"]): Promise<Te
   if (name === "postgres") return createPostgresDatabase();
   return { name: "pglite", url: "memory://", drop: async () => {} };
 }
+
+/** The rows of a raw `db.execute`: postgres.js answers an array, PGlite `{ rows }`. */
+export function rowsOf(result: unknown): Record<string, unknown>[] {
+  if (Array.isArray(result)) return result as Record<string, unknown>[];
+  return ((result as { rows?: Record<string, unknown>[] }).rows ?? []) as Record<string, unknown>[];
+}

@@ -6,11 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createPublicKey, verify as cryptoVerify } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { sql } from "drizzle-orm";
-import { storageDrivers } from "../helpers/databases.ts";
+import { rowsOf, storageDrivers } from "../helpers/databases.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { KeyEncryption, KeyStore } from "../../src/tokens/key-store.ts";
 import { rotateSigningKey } from "../../src/tokens/rotate.ts";
-import { rowsOf } from "../../src/tokens/state.ts";
 import { createIdentity, createOrg, expectRefused, JWKS, login, self } from "./world.ts";
 
 const drivers = await storageDrivers();
