@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import type { AppError } from "../errors.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clientCertificateChain, clientIp } from "../login/client-cert.ts";
+import { clientCertificateChain, clientIp } from "../http/client-cert.ts";
 import { certificateThumbprint } from "./binding.ts";
 import { boundThumbprint, verifyAccessToken, type AccessTokenClaims } from "./claims.ts";
 import { refuse } from "./refusal.ts";
