@@ -62,27 +62,28 @@ export function tokenIssuer(deps: IssueDeps): (grant: Grant) => Promise<IssuedTo
       identityAccessTokenId: jti,
       ...(thumbprint ? { cnf: { "x5t#S256": thumbprint } } : {}),
     };
-    const signing = deps.signer.sign(claims, iat, iat + lifetime);
     // Signing and the durable write overlap; nothing is answered before the write has committed.
-    const written = await record({
-      id: jti,
-      identityId: grant.identityId,
-      orgId: grant.orgId,
-      createdAt: new Date(iat * 1000),
-      expiresAt: new Date((iat + lifetime) * 1000),
-      accessTokenTTL: auth.accessTokenTTL,
-      accessTokenMaxTTL: auth.accessTokenMaxTTL,
-      numUsesLimit: auth.accessTokenNumUsesLimit,
-      certThumbprint: thumbprint,
-      configId: auth.id,
-      configVersion: auth.version,
-      homeOrgId: grant.home.id,
-      homeOrgSlug: grant.home.slug,
-      fingerprint: grant.leaf.fingerprint,
-      subject: grant.leaf.subject,
-      clientIp: grant.clientIp,
-    });
-    const accessToken = await signing;
+    const [accessToken, written] = await Promise.all([
+      deps.signer.sign(claims, iat, iat + lifetime),
+      record({
+        id: jti,
+        identityId: grant.identityId,
+        orgId: grant.orgId,
+        createdAt: new Date(iat * 1000),
+        expiresAt: new Date((iat + lifetime) * 1000),
+        accessTokenTTL: auth.accessTokenTTL,
+        accessTokenMaxTTL: auth.accessTokenMaxTTL,
+        numUsesLimit: auth.accessTokenNumUsesLimit,
+        certThumbprint: thumbprint,
+        configId: auth.id,
+        configVersion: auth.version,
+        homeOrgId: grant.home.id,
+        homeOrgSlug: grant.home.slug,
+        fingerprint: grant.leaf.fingerprint,
+        subject: grant.leaf.subject,
+        clientIp: grant.clientIp,
+      }),
+    ]);
     if (!written) return null;
     return { accessToken, expiresIn: lifetime, accessTokenMaxTTL: auth.accessTokenMaxTTL, tokenType: "Bearer" };
   };
