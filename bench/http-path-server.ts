@@ -4,9 +4,8 @@
  *   STAGE=bridge  the service's node:tls → node:http bridge and IncomingMessage ⇄ Request conversion, with a
  *                 trivial fetch that answers a fixed login-shaped JSON body (200 when the peer sent a certificate)
  *   STAGE=app     the full app (every middleware, the login route's rate limiter, validation, client certificate
- *                 and client IP, c.json) behind the same bridge, with src/login/service.ts replaced, in this
- *                 process only, by a stub that reads the chain and answers a fixed token: no database (none is
- *                 opened), no signing
+ *                 and client IP, c.json) behind the same bridge, with a stub login injected through createApp
+ *                 that reads the chain and answers a fixed token: no database (none is opened), no signing
  *
  *   PORT=… TLS_CERT_FILE=… TLS_KEY_FILE=… STAGE=bridge|app bun bench/http-path-server.ts
  *
@@ -39,25 +38,11 @@ if (stage === "bridge") {
   );
   listening = await bridge.listen(port, "127.0.0.1");
 } else {
-  // Everything the login route does except the login itself: the stub still asks for the chain (a 400 without one).
-  Bun.plugin({
-    name: "stub-login-service",
-    setup(build) {
-      build.onLoad({ filter: /src\/login\/service\.ts$/ }, () => ({
-        loader: "ts",
-        contents: `
-          import { badRequest } from "../errors.ts";
-          export async function login(_deps, request) {
-            if (!request.chain()) throw badRequest("A client certificate is required.");
-            return { accessToken: ${JSON.stringify(ACCESS_TOKEN)}, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" };
-          }`,
-      }));
-    },
-  });
   const { readFileSync } = await import("node:fs");
   const { createApp } = await import("../src/app.ts");
   const { loadConfig } = await import("../src/config.ts");
   const { createLogger } = await import("../src/log.ts");
+  const { badRequest } = await import("../src/errors.ts");
   const { bun } = await import("../src/adapters/bun/index.ts");
   const { startServer } = await import("../src/server/listener.ts");
   type Service = import("../src/server/bootstrap.ts").Service;
@@ -71,7 +56,12 @@ if (stage === "bridge") {
   const unused = new Proxy({}, { get: (_, name) => { throw new Error(`http-path bench: the app touched ${String(name)}`); } });
   const log = createLogger(config.LOG_LEVEL);
   const database = { db: unused, driver: "none", ping: async () => {}, close: async () => {} } as unknown as Service["database"];
-  const app = createApp({ config, database, log, clock: () => new Date(), adminTokenHash: new Uint8Array(32), signer: unused as Service["signer"] });
+  // Everything the login route does except the login itself: the stub still asks for the chain (a 400 without one).
+  const login = async (request: { chain: () => Uint8Array[] | null }) => {
+    if (!request.chain()) throw badRequest("A client certificate is required.");
+    return { accessToken: ACCESS_TOKEN, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" as const };
+  };
+  const app = createApp({ config, database, log, clock: () => new Date(), adminTokenHash: new Uint8Array(32), signer: unused as Service["signer"], login });
   const tls = { cert: readFileSync(process.env.TLS_CERT_FILE!, "utf8"), key: readFileSync(process.env.TLS_KEY_FILE!, "utf8") };
   const service = { app, config, database, log, tls, signer: unused } as Service;
   listening = await startServer(bun, service, port, "127.0.0.1");

@@ -13,7 +13,7 @@ import { bootstrap } from "../src/server/bootstrap.ts";
 import { auditLogs, identities, identityAccessTokens, identityTlsCertAuths, organizations } from "../src/db/schema.ts";
 import { summarizeLeaf, TrustCache, verifyChain } from "../src/pki/index.ts";
 import { trustSettingsOf } from "../src/admin/tls-cert-auth.ts";
-import { login } from "../src/login/service.ts";
+import { createLogin } from "../src/login/login.ts";
 import { makeCa, makeCrl, makeLeaf, randomSerial } from "../tests/fixtures/pki.ts";
 
 const LOGINS = Number(process.argv[2] ?? 2000);
@@ -71,13 +71,13 @@ try {
 
   // The login service alone (no HTTP, no Hono), 16 at once: what the app around it adds is the difference.
   {
-    const deps = { db, config: service.config, signer: service.signer, clock: () => new Date(), trustCache: new TrustCache() };
+    const login = createLogin({ db, config: service.config, signer: service.signer, clock: () => new Date(), trustCache: new TrustCache() });
     const request = { identityId, chain: () => [leaf.der], clientIp: "127.0.0.1" };
-    for (let i = 0; i < 200; i++) await login(deps, request);
+    for (let i = 0; i < 200; i++) await login(request);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     let n = LOGINS;
-    await Promise.all(Array.from({ length: callers }, async () => { while (n-- > 0) await login(deps, request); }));
+    await Promise.all(Array.from({ length: callers }, async () => { while (n-- > 0) await login(request); }));
     const c = process.cpuUsage(c0);
     console.log(
       `login() alone, ${callers} at once: ${(((performance.now() - t0) / LOGINS) * 1000).toFixed(0)} µs wall, ` +

@@ -13,8 +13,9 @@ import { tlsCertAuthRoutes } from "./admin/tls-cert-auth.ts";
 import { auditLogRoutes } from "./admin/audit-logs.ts";
 import { statusRoutes } from "./status/routes.ts";
 import { VERSION } from "./version.ts";
+import { createLogin, type Login } from "./login/login.ts";
 import { loginRoutes } from "./login/routes.ts";
-import { clientIp } from "./login/client-cert.ts";
+import { clientIp } from "./http/client-cert.ts";
 import type { TokenSigner } from "./tokens/signer.ts";
 import { TrustCache } from "./pki/index.ts";
 import { tokenRoutes } from "./tokens/routes.ts";
@@ -33,6 +34,8 @@ export interface AppDeps {
   signer: TokenSigner;
   /** In-memory counters behind GET /metrics; a fresh set when not given. */
   metrics?: Metrics;
+  /** The login behind POST /api/v1/auth/tls-cert-auth/login; by default the database-backed one. */
+  login?: Login;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -51,7 +54,6 @@ export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>();
   const { log, database, config, signer, clock } = deps;
   const db = database.db;
-  const trustCache = new TrustCache();
   const metrics = deps.metrics ?? new Metrics();
   const logRequests = log.enabled("info");
 
@@ -95,7 +97,8 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", statusRoutes(database));
   app.route("/", metricsRoutes({ metrics, database, metricsToken: config.METRICS_TOKEN }));
-  app.route("/", loginRoutes({ db, config, signer, clock, trustCache }));
+  const login = deps.login ?? createLogin({ db, config, signer, clock, trustCache: new TrustCache() });
+  app.route("/", loginRoutes({ config, login }));
   app.route("/", organizationRoutes(db));
   app.route("/", identityRoutes(db));
   app.route("/", tlsCertAuthRoutes(db));

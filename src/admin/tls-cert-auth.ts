@@ -8,9 +8,9 @@ import { assertCryptoPolicy, compileTrust, TrustConfigError, type TrustSettings 
 import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
+import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
 
-export const AUTH_METHOD = "tls-cert-auth";
 const TTL_LIMIT = 315_360_000;
 const DEFAULT_TTL = 2_592_000;
 

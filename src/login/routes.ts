@@ -2,8 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { slug } from "../admin/organizations.ts";
 import { AppError } from "../errors.ts";
 import { createRouter, errorContent } from "../http/router.ts";
-import { clientCertificateChain, clientIp } from "./client-cert.ts";
-import { login, type LoginDeps } from "./service.ts";
+import type { Config } from "../config.ts";
+import { clientCertificateChain, clientIp } from "../http/client-cert.ts";
+import type { Login } from "./login.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
 export const loginBody = z
@@ -46,7 +47,7 @@ export const loginRoute = createRoute({
   },
 });
 
-export function loginRoutes(deps: LoginDeps) {
+export function loginRoutes(deps: { config: Config; login: Login }) {
   const router = createRouter();
   const limiter = new RateLimiter(deps.config.LOGIN_RATE_LIMIT);
 
@@ -66,7 +67,7 @@ export function loginRoutes(deps: LoginDeps) {
     const body = c.req.valid("json");
     // Named in the request's log line whether the login succeeds or not.
     c.set("identityId", body.identityId);
-    const answer = await login(deps, {
+    const answer = await deps.login({
       identityId: body.identityId,
       organizationSlug: body.organizationSlug,
       chain: () => clientCertificateChain(c, deps.config),

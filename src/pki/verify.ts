@@ -1,5 +1,5 @@
 import { fullyDecoded, type ParsedCertificate } from "./lib/certificate.ts";
-import { loadCertificate } from "./lib/load.ts";
+import { loadCertificate, type LoadedCertificate } from "./lib/load.ts";
 import { leafTooLarge, withinLimits } from "./limits.ts";
 import type { CompiledTrust } from "./compile.ts";
 import { findPaths, MAX_PRESENTED } from "./path.ts";
@@ -26,26 +26,32 @@ import { VerifiedChainCache } from "./verified-chain-cache.ts";
  * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, allow-lists.
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
-  let leafSummary: LeafSummary | null = null;
+  const leafDer = chainDer[0];
+  const tooLarge = leafDer ? leafTooLarge(leafDer) : null;
+  if (tooLarge) return { ok: false, reason: "bad_certificate", message: tooLarge, leaf: null };
+  let loaded: LoadedCertificate | null;
   try {
-    const leafDer = chainDer[0];
-    const tooLarge = leafDer ? leafTooLarge(leafDer) : null;
-    if (tooLarge) return { ok: false, reason: "bad_certificate", message: tooLarge, leaf: null };
-    const loaded = leafDer ? await loadCertificate(leafDer) : null;
-    if (!loaded?.certificate || !fullyDecoded(loaded.certificate)) {
-      return { ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null };
-    }
-    const leaf = loaded.certificate;
-    leafSummary = { fingerprint: leaf.fingerprint, subject: leaf.subject };
+    loaded = leafDer ? await loadCertificate(leafDer) : null;
+  } catch {
+    loaded = null;
+  }
+  if (!loaded?.certificate) return undecodable();
+  return verifyDecoded(trust, loaded.certificate, chainDer, now);
+}
+
+/** verifyChain for a leaf the caller has decoded already (`chainDer` still leaf first). */
+export async function verifyDecoded(trust: CompiledTrust, leaf: ParsedCertificate, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
+  if (!fullyDecoded(leaf)) return undecodable();
+  const leafSummary: LeafSummary = { fingerprint: leaf.fingerprint, subject: leaf.subject };
+  try {
     const refusal = await judge(trust, leaf, withinLimits(chainDer).slice(1), now);
     return refusal ? { ok: false, ...refusal, leaf: leafSummary } : { ok: true, leaf: leafSummary };
   } catch {
-    if (!leafSummary) {
-      return { ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null };
-    }
     return { ok: false, reason: "ca_verification_failed", message: "The certificate chain could not be verified.", leaf: leafSummary };
   }
 }
+
+const undecodable = (): Verdict => ({ ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null });
 
 async function judge(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8Array[], now: Date): Promise<RuleResult> {
   const leafRefusal = checkLeafIsNotCa(leaf, trust.anchorFingerprints) ?? checkLeafValidity(leaf, now) ?? checkLeafExtendedKeyUsage(leaf);

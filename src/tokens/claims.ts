@@ -17,6 +17,11 @@ export interface AccessTokenClaims {
   [claim: string]: unknown;
 }
 
+/** What login signs: the claims above but iat and exp, which the signer sets; `identityAccessTokenId` as Infisical names the jti. */
+export type ClaimsToSign = Pick<AccessTokenClaims, "sub" | "identityId" | "orgId" | "rootOrgId" | "authMethod" | "authTokenType" | "jti" | "cnf"> & {
+  identityAccessTokenId: string;
+};
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import type { AppEnv } from "../http/env.ts";
-import { clientCertificateChain, clientIp } from "../login/client-cert.ts";
+import { clientCertificateChain, clientIp } from "../http/client-cert.ts";
 import { presentedBinding } from "./binding.ts";
 import { refusalOf } from "./checks.ts";
 import { verifyAccessToken, type AccessTokenClaims } from "./claims.ts";

@@ -4,8 +4,8 @@ import type { PeerInfo } from "../../src/http/peer.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { AppError } from "../../src/errors.ts";
 import type { AppEnv } from "../../src/http/env.ts";
-import { clientCertificateChain, clientIp } from "../../src/login/client-cert.ts";
-import { decodeForwardedCertificate, MAX_FORWARDED_CERTIFICATES } from "../../src/login/forwarded.ts";
+import { clientCertificateChain, clientIp } from "../../src/http/client-cert.ts";
+import { decodeForwardedCertificate, MAX_FORWARDED_CERTIFICATES } from "../../src/http/forwarded/index.ts";
 import { makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
 
 const root = await makeCa({ subject: "CN=Forwarded Root" });

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { decodeJwt } from "jose";
 import { GroupCommit, pgArray } from "../../src/db/group-commit.ts";
 import { prepareStatement } from "../../src/db/prepared.ts";
+import { createLogin } from "../../src/login/login.ts";
+import { TrustCache } from "../../src/pki/index.ts";
 import { createTestDatabase, storageDrivers, type TestDatabase } from "../helpers/databases.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { bundle, makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
@@ -160,6 +162,19 @@ describe.each(drivers)("login batching on %s", (driver) => {
       await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`, { method: "PATCH", body: { accessTokenTTL: ttl } });
       expect((await svc.call(LOGIN, { body: { identityId: id }, ...tlsOf(leafA) })).json.expiresIn).toBe(ttl);
     }
+  });
+
+  it("retries a remembered row only on a refusal: a fault fails the login instead of being read again", async () => {
+    const id = await identityWith({});
+    const { database, config, signer } = svc.service;
+    let faults = 0;
+    const flaky = { ...signer, sign: (...args: Parameters<typeof signer.sign>) => (faults-- > 0 ? Promise.reject(new Error("signer fault")) : signer.sign(...args)) };
+    const login = createLogin({ db: database.db, config, signer: flaky, clock: () => new Date(), trustCache: new TrustCache() });
+    const request = { identityId: id, chain: () => [leafA.der], clientIp: "127.0.0.1" };
+    expect((await login(request)).tokenType).toBe("Bearer");
+    faults = 1;
+    await expect(login(request)).rejects.toThrow("signer fault");
+    expect((await login(request)).tokenType).toBe("Bearer");
   });
 
   it("refuses a login after the configuration is detached or the identity deleted", async () => {

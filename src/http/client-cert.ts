@@ -1,13 +1,14 @@
 /**
- * Where a login's certificate and client IP come from: the TLS peer, or a trusted proxy's headers.
+ * Where a request's client certificate and client IP come from (a login, a bound token's use): the TLS
+ * peer, or a trusted proxy's headers.
  * A forwarded header from anyone outside TRUSTED_PROXIES is never parsed.
  */
 import type { Context } from "hono";
 import { getPeer, type PeerInfo } from "../http/peer.ts";
 import type { Config } from "../config.ts";
-import type { AppEnv } from "../http/env.ts";
+import type { AppEnv } from "./env.ts";
 import { canonicalIp, ipInRanges, type Cidr } from "../net/ip.ts";
-import { decodeForwardedCertificate } from "./forwarded.ts";
+import { decodeForwardedCertificate } from "./forwarded/index.ts";
 
 const RFC9440_HEADER = "client-cert";
 const RFC9440_CHAIN_HEADER = "client-cert-chain";

@@ -1,0 +1,25 @@
+import { eq } from "drizzle-orm";
+import { trustSettingsOf } from "../admin/tls-cert-auth.ts";
+import type { Db } from "../db/client.ts";
+import { identityTlsCertAuths } from "../db/schema.ts";
+import { verifyDecoded, type DecodedLeaf, type TrustCache } from "../pki/index.ts";
+import { refusedChain, tlsCertAuthNotAttached } from "./refusals.ts";
+
+/** Judges the chain against the TLS cert auth at `version`; throws the refusal. */
+export async function verify(
+  deps: { db: Db; trustCache: TrustCache },
+  tlsCertAuth: { id: string; version: string },
+  leaf: DecodedLeaf,
+  chain: Uint8Array[],
+  now: Date,
+): Promise<void> {
+  const trust = await deps.trustCache.get(`${tlsCertAuth.id}:${tlsCertAuth.version}`, () => loadTrustSettings(deps.db, tlsCertAuth.id));
+  const verdict = await verifyDecoded(trust, leaf.certificate, chain, now);
+  if (!verdict.ok) throw refusedChain(verdict);
+}
+
+async function loadTrustSettings(db: Db, id: string) {
+  const [row] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.id, id)).limit(1);
+  if (!row) throw tlsCertAuthNotAttached();
+  return trustSettingsOf(row);
+}
