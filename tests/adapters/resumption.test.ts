@@ -85,7 +85,8 @@ function attempt(port: number, flags: string[], options: { cert?: "leaf" | "stra
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("latin1")));
     child.on("error", fail);
     child.on("close", () => {
-      const body = /\{"chain":.*\}/.exec(out)?.[0];
+      // Exactly the echo's body: s_client prints its own lines around it, sometimes on the same line.
+      const body = /\{"chain":\[(?:"[0-9a-f]{64}"(?:,"[0-9a-f]{64}")*)?\]\}/.exec(out)?.[0];
       done({ session: /^(New|Reused), /m.exec(out)?.[1], chain: body ? JSON.parse(body).chain : undefined });
     });
     child.stdin.end("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
