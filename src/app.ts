@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Config } from "./config.ts";
 import type { Database } from "./db/client.ts";
-import { AppError } from "./errors.ts";
+import { notFound, payloadTooLarge } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { errorResponse, toAppError } from "./http/errors.ts";
 import type { Logger } from "./log.ts";
@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw new AppError(413, "PayloadTooLarge", `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+        throw payloadTooLarge(`The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
       },
     }),
   );
@@ -111,7 +111,7 @@ export function createApp(deps: AppDeps) {
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer" });
 
-  app.notFound((c) => errorResponse(c, new AppError(404, "NotFound", `Route ${c.req.method} ${c.req.path} not found.`)));
+  app.notFound((c) => errorResponse(c, notFound(`Route ${c.req.method} ${c.req.path} not found.`)));
   app.onError((err, c) => errorResponse(c, toAppError(err, log, c.get("reqId") ?? "")));
   return app;
 }

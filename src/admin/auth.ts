@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { AppError, forbidden, unauthorized } from "../errors.ts";
+import { forbidden, unauthorized } from "../errors.ts";
 import type { AppEnv, Principal } from "../http/env.ts";
 
 /** Turns an identity access token into a principal (and counts the use); rejects with an AppError. */
@@ -61,6 +61,6 @@ export function canManageOrg(principal: Principal, org: OrgRef): boolean {
 }
 
 export function assertCanManageOrg(principal: Principal | undefined, org: OrgRef): void {
-  if (!principal) throw new AppError(401, "UnauthorizedError", "Not authenticated.");
+  if (!principal) throw unauthorized("Not authenticated.");
   if (!canManageOrg(principal, org)) throw forbidden("This identity may not manage that organization.");
 }

@@ -56,7 +56,7 @@ export const attachBody = z.strictObject({
 
 export const updateBody = z.strictObject(fields).partial();
 
-const configSchema = z
+const settingsSchema = z
   .object({
     id: z.string().uuid(),
     identityId: z.string().uuid(),
@@ -77,8 +77,8 @@ const configSchema = z
   })
   .openapi("IdentityTlsCertAuth");
 
-type ConfigRow = typeof identityTlsCertAuths.$inferSelect;
-export const presentTlsCertAuth = (row: ConfigRow) => ({
+type SettingsRow = typeof identityTlsCertAuths.$inferSelect;
+export const presentTlsCertAuth = (row: SettingsRow) => ({
   ...row,
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
@@ -100,13 +100,13 @@ export function trustSettingsOf(row: TrustSettings): TrustSettings {
   };
 }
 
-/** The rules every stored configuration satisfies, checked on attach and on the merged result of an update. */
-export async function assertUsableConfig(config: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number }) {
-  if (config.accessTokenMaxTTL > 0 && config.accessTokenTTL > config.accessTokenMaxTTL) {
+/** The rules an identity's stored settings satisfy, checked on attach and on the merged result of an update. */
+export async function assertUsableSettings(settings: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number }) {
+  if (settings.accessTokenMaxTTL > 0 && settings.accessTokenTTL > settings.accessTokenMaxTTL) {
     throw badRequest("accessTokenTTL cannot be greater than accessTokenMaxTTL.");
   }
   try {
-    assertCryptoPolicy(await compileTrust(config));
+    assertCryptoPolicy(await compileTrust(settings));
   } catch (err) {
     if (err instanceof TrustConfigError) throw badRequest(err.message);
     throw err;
@@ -114,13 +114,13 @@ export async function assertUsableConfig(config: TrustSettings & { accessTokenTT
 }
 
 const identityParam = z.object({ identityId: z.string().uuid() });
-const answer = z.object({ identityTlsCertAuth: configSchema });
+const answer = z.object({ identityTlsCertAuth: settingsSchema });
 const path = "/api/v1/auth/tls-cert-auth/identities/{identityId}";
 const tags = ["TLS Certificate Auth"];
 
 const NOT_ATTACHED = "TLS cert auth is not attached to this identity.";
 
-async function findConfig(db: Db, identityId: string): Promise<ConfigRow> {
+async function findSettings(db: Db, identityId: string): Promise<SettingsRow> {
   const [row] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.identityId, identityId)).limit(1);
   if (!row) throw notFound(NOT_ATTACHED);
   return row;
@@ -144,7 +144,7 @@ export async function attachTlsCertAuth(db: Db, principal: Principal | undefined
     accessTokenMaxTTL: body.accessTokenMaxTTL,
     accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
   };
-  await assertUsableConfig(values);
+  await assertUsableSettings(values);
   try {
     const [row] = await db.insert(identityTlsCertAuths).values(values).returning();
     return presentTlsCertAuth(row!);
@@ -156,22 +156,22 @@ export async function attachTlsCertAuth(db: Db, principal: Principal | undefined
 
 export async function getTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string) {
   await loadManagedIdentity(db, principal, identityId);
-  return presentTlsCertAuth(await findConfig(db, identityId));
+  return presentTlsCertAuth(await findSettings(db, identityId));
 }
 
-/** Partial update; the merged configuration must pass the same checks as an attach. */
+/** Partial update; the merged settings must pass the same checks as an attach. */
 export async function updateTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string, body: z.infer<typeof updateBody>) {
   await loadManagedIdentity(db, principal, identityId);
-  const current = await findConfig(db, identityId);
+  const current = await findSettings(db, identityId);
   const { accessTokenTrustedIps, ...rest } = body;
   const changes = {
     ...rest,
     ...(accessTokenTrustedIps ? { accessTokenTrustedIps: toTrustedIps(accessTokenTrustedIps) } : {}),
   };
-  await assertUsableConfig({ ...current, ...changes });
+  await assertUsableSettings({ ...current, ...changes });
   const [row] = await db
     .update(identityTlsCertAuths)
-    // updated_at is the configuration's version (trust cache key; checked when a login's token is written):
+    // updated_at is the settings' version (trust cache key; checked when a login's token is written):
     // every update moves it forward, even two in the same microsecond.
     .set({ ...changes, updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')` })
     .where(eq(identityTlsCertAuths.id, current.id))

@@ -1,6 +1,7 @@
 import type { Db } from "../db/client.ts";
 import { auditLogs } from "../db/schema.ts";
 import { fingerprintLeaf, type LeafSummary } from "../pki/index.ts";
+import type { ReasonCode } from "../reasons.ts";
 import { LOGIN_FAILED } from "./events.ts";
 
 /** What the audit event of a failed login records, known as far as the attempt got. */
@@ -11,7 +12,7 @@ export interface FailedLogin {
   leafDer: Uint8Array | null;
   leaf: LeafSummary | null;
   clientIp: string;
-  reasonCode: string | null;
+  reasonCode: ReasonCode | null;
 }
 
 /** A successful login's event is written with its token, in one statement (tokens/issued-record.ts). */

@@ -1,4 +1,5 @@
 import type { PeerBindings } from "../http/peer.ts";
+import type { ReasonCode } from "../reasons.ts";
 
 /** Who is calling an admin or token route, once authenticated. */
 export type Principal =
@@ -12,6 +13,6 @@ export type AppEnv = {
     principal?: Principal;
     /** Set by handlers so the request's log line can name them. */
     identityId?: string;
-    reasonCode?: string;
+    reasonCode?: ReasonCode;
   };
 };

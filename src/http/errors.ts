@@ -1,7 +1,16 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { AppError, unavailable } from "../errors.ts";
+import {
+  AppError,
+  badRequest,
+  httpError,
+  internalError,
+  payloadTooLarge,
+  unavailable,
+  unsupportedMediaType,
+  validationFailure,
+} from "../errors.ts";
 import { isUnavailableError, isUnstorableTextError } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import type { AppEnv } from "./env.ts";
@@ -32,16 +41,16 @@ export function toAppError(err: unknown, log: Logger, reqId: string): AppError {
     return unavailable();
   }
   if (isUnstorableTextError(err)) {
-    return new AppError(422, "ValidationFailure", "A text field holds a character that cannot be stored (such as NUL).");
+    return validationFailure("A text field holds a character that cannot be stored (such as NUL).");
   }
   if (err instanceof HTTPException) {
-    if (err.status === 413) return new AppError(413, "PayloadTooLarge", "The request body is larger than 64 KiB.");
-    if (err.status === 400) return new AppError(400, "BadRequest", err.message || "Bad request");
-    if (err.status === 415) return new AppError(415, "UnsupportedMediaType", "Send the request body as application/json.");
-    return new AppError(err.status, "HttpError", err.message || "Request failed");
+    if (err.status === 413) return payloadTooLarge("The request body is larger than 64 KiB.");
+    if (err.status === 400) return badRequest(err.message || "Bad request");
+    if (err.status === 415) return unsupportedMediaType("Send the request body as application/json.");
+    return httpError(err.status, err.message || "Request failed");
   }
   log.error("unhandled error", { reqId, error: describe(err), stack: err instanceof Error ? err.stack : undefined });
-  return new AppError(500, "InternalServerError", "Something went wrong on our side; the request id identifies it in the logs.");
+  return internalError("Something went wrong on our side; the request id identifies it in the logs.");
 }
 
 function describe(err: unknown): string {

@@ -1,24 +1,25 @@
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
-import { AppError } from "../errors.ts";
+import { validationFailure, type AppError } from "../errors.ts";
 import type { AppEnv } from "./env.ts";
 
 /** Every feature's routes are an OpenAPIHono whose schema failures become 422 ValidationFailure. */
 export function createRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) throw validationFailure(result.error as ZodError);
+      if (!result.success) throw validationFailureOf(result.error as ZodError);
     },
   });
 }
 
-export function validationFailure(error: ZodError): AppError {
+/** A schema failure as a 422: the first five issues, each with the field it is about. */
+export function validationFailureOf(error: ZodError): AppError {
   const parts = error.issues.slice(0, 5).map((issue) => {
     const where = issue.path.length ? issue.path.join(".") : "body";
     if (issue.code === "unrecognized_keys") return `${where}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     return `${where}: ${issue.message}`;
   });
-  return new AppError(422, "ValidationFailure", parts.join("; "));
+  return validationFailure(parts.join("; "));
 }
 
 /**

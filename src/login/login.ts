@@ -6,7 +6,7 @@ import { decodeLeaf, leafTooLarge, type DecodedLeaf, type TrustCache } from "../
 import { tokenIssuer, type IssuedToken } from "../tokens/issue.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
 import { identityLookup, type IdentityRow } from "./identities.ts";
-import { certificateTooLarge, certificateUndecodable, configurationChanged, identityNotFound, noCertificate, tlsCertAuthNotAttached } from "./refusals.ts";
+import { certificateTooLarge, certificateUndecodable, identityNotFound, noCertificate, settingsChanged, tlsCertAuthNotAttached } from "./refusals.ts";
 import { scopeOrganization } from "./sub-organization.ts";
 import { verify } from "./verification.ts";
 
@@ -67,7 +67,7 @@ export function createLogin(deps: LoginDeps): Login {
         if (!remembered || !isRefusal(err)) throw err;
       }
       identities.forget(identityId);
-      if (tries >= MAX_TRIES) throw configurationChanged();
+      if (tries >= MAX_TRIES) throw settingsChanged();
       row = undefined;
       remembered = false;
     }

@@ -11,11 +11,11 @@ export const certificateUndecodable = () => badRequest("The client certificate c
 export const identityNotFound = () => notFound("Identity not found.");
 export const tlsCertAuthNotAttached = () => notFound("TLS cert auth is not attached to this identity.");
 export const subOrganizationNotFound = (slug: string) => notFound(`Organization "${slug}" not found for this identity.`);
-export const notAMember = () => unauthorized("This identity is not a member of that sub-organization.", "sub_org_unauthorized");
-export const configurationChanged = () => unavailable("The identity's configuration changed during the login; try again.");
+export const notAMember = () => unauthorized("This identity is not a member of that sub-organization.", { reason: "sub_org_unauthorized" });
+export const settingsChanged = () => unavailable("The identity's configuration changed during the login; try again.");
 
 /** A refused chain: 400 when the leaf itself is unusable, otherwise 401 with the engine's reason code. */
 export function refusedChain(verdict: Verdict & { ok: false }) {
   if (verdict.reason === "bad_certificate") return badRequest(verdict.message);
-  return unauthorized(verdict.message, verdict.reason);
+  return unauthorized(verdict.message, { reason: verdict.reason });
 }

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { slug } from "../admin/organizations.ts";
-import { AppError } from "../errors.ts";
+import { rateLimited } from "../errors.ts";
 import { createRouter, errorContent } from "../http/router.ts";
 import type { Config } from "../config.ts";
 import { clientCertificateChain, clientIp } from "../http/client-cert.ts";
@@ -56,9 +56,7 @@ export function loginRoutes(deps: { config: Config; login: Login }) {
     if (c.req.method !== "POST") return next();
     const retryAfter = limiter.hit(clientIp(c, deps.config));
     if (retryAfter > 0) {
-      throw new AppError(429, "RateLimitExceeded", "Too many login attempts from this address; retry later.", {
-        headers: { "retry-after": String(retryAfter) },
-      });
+      throw rateLimited("Too many login attempts from this address; retry later.", { headers: { "retry-after": String(retryAfter) } });
     }
     await next();
   });

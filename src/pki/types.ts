@@ -1,25 +1,6 @@
-/** Reason codes a certificate check can refuse with; the login route returns them in `x-certauth-reason`. */
-export type ReasonCode =
-  | "ca_verification_failed"
-  | "ca_certificate_not_allowed"
-  | "certificate_expired"
-  | "certificate_not_yet_valid"
-  | "issuer_certificate_expired"
-  | "issuer_certificate_not_yet_valid"
-  | "client_auth_usage_not_allowed"
-  | "issuer_client_auth_usage_not_allowed"
-  | "path_length_exceeded"
-  | "name_constraint_violation"
-  | "certificate_revoked"
-  | "crl_expired"
-  | "weak_signature_algorithm"
-  | "weak_key"
-  | "common_name_not_allowed"
-  | "subject_alt_name_not_allowed"
-  | "organization_not_allowed"
-  | "organizational_unit_not_allowed";
+import type { CertificateReason } from "../reasons.ts";
 
-/** The TLS cert auth settings the engine judges a chain against (the stored configuration's fields). */
+/** What the engine judges a chain against: the trust fields of an identity's TLS cert auth settings. */
 export interface TrustSettings {
   caCertificate: string;
   crls: string | null;
@@ -40,13 +21,13 @@ export interface LeafSummary {
 
 export type Verdict =
   | { ok: true; leaf: LeafSummary }
-  | { ok: false; reason: ReasonCode; message: string; leaf: LeafSummary }
+  | { ok: false; reason: CertificateReason; message: string; leaf: LeafSummary }
   /** The leaf itself could not be decoded: the request carried no usable certificate. */
   | { ok: false; reason: "bad_certificate"; message: string; leaf: null };
 
 /** Why a rule refused: the reason code the API returns and a sentence for humans. */
 export interface Refusal {
-  reason: ReasonCode;
+  reason: CertificateReason;
   message: string;
 }
 
