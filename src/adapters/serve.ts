@@ -20,7 +20,7 @@ export interface BridgeSettings {
   requestCert: boolean;
   /** Total request header bytes node:http accepts. */
   maxHeaderSize: number;
-  /** Bytes of request body read at most (default 64 KiB); the app answers 413 past it. */
+  /** Bytes of request body read at most (default MAX_BODY_BYTES); the app answers 413 past it. */
   maxBodySize?: number;
 }
 

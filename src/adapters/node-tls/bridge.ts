@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTlsServer, type Server as TlsServer, type TlsOptions, type TLSSocket } from "node:tls";
 import { toWebRequest, writeWebResponse } from "./node-http.ts";
+import { MAX_BODY_BYTES } from "../../http/limits.ts";
 import type { PeerInfo } from "../../http/peer.ts";
 import { unmapSocketAddress } from "../../net/ip.ts";
 import type { BridgeSettings, Fetch, Listening, TlsMaterial } from "../serve.ts";
@@ -57,7 +58,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const socket = incoming.socket as PeerSocket;
     const peer = (socket[PEER] ??= peerOf(socket));
-    toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
+    toWebRequest(incoming, options.maxBodySize ?? MAX_BODY_BYTES)
       .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
       .catch(() => {
         if (!outgoing.headersSent) outgoing.writeHead(500, { "content-type": "application/json", connection: "close" });
