@@ -22,6 +22,7 @@ const port = Number(process.env.PORT ?? 0);
 let listening: { port: number };
 if (stage === "bridge") {
   const { createTlsBridge } = await import("../src/adapters/node-tls/bridge.ts");
+  const { MAX_BODY_BYTES } = await import("../src/http/limits.ts");
   const { readFileSync } = await import("node:fs");
   const body = JSON.stringify({ accessToken: ACCESS_TOKEN, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" });
   const bridge = createTlsBridge(
@@ -33,7 +34,7 @@ if (stage === "bridge") {
       tls: { cert: readFileSync(process.env.TLS_CERT_FILE!, "utf8"), key: readFileSync(process.env.TLS_KEY_FILE!, "utf8") },
       requestCert: true,
       maxHeaderSize: 16 * 1024,
-      maxBodySize: 64 * 1024,
+      maxBodySize: MAX_BODY_BYTES,
     },
   );
   listening = await bridge.listen(port, "127.0.0.1");

@@ -5,6 +5,7 @@ import type { Database } from "./db/client.ts";
 import { notFound, payloadTooLarge } from "./errors.ts";
 import type { AppEnv } from "./http/env.ts";
 import { errorResponse, toAppError } from "./http/errors.ts";
+import { MAX_BODY_BYTES, MAX_BODY_TEXT } from "./http/limits.ts";
 import type { Logger } from "./log.ts";
 import { requireAdmin } from "./admin/auth.ts";
 import { organizationRoutes } from "./admin/organizations.ts";
@@ -37,8 +38,6 @@ export interface AppDeps {
   /** The login behind POST /api/v1/auth/tls-cert-auth/login; by default the database-backed one. */
   login?: Login;
 }
-
-export const MAX_BODY_BYTES = 64 * 1024;
 
 const ADMIN_PATHS = [
   "/api/v1/organizations",
@@ -85,7 +84,7 @@ export function createApp(deps: AppDeps) {
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => {
-        throw payloadTooLarge(`The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+        throw payloadTooLarge(`The request body is larger than ${MAX_BODY_TEXT}.`);
       },
     }),
   );

@@ -51,9 +51,9 @@ function prettyLine(level: Exclude<LogLevel, "silent">, time: string, msg: strin
 }
 
 /**
- * stdout, a batch at a time: the lines of one turn of the event loop go out in one console.log (a call costs
- * ~25 µs on Bun's server path, a third of a bare request). A warning or an error flushes at once, and so does
- * the process's exit, so that nothing before a crash or a shutdown is held back.
+ * stdout, a batch at a time: the lines of one turn of the event loop go out in one console.log, a costly call on
+ * Bun's server path. A warning or an error flushes at once, and so does the process's exit, so that nothing
+ * before a crash or a shutdown is held back.
  */
 let pending: string[] = [];
 let hooked = false;

@@ -1,5 +1,5 @@
 import type { PeerInfo } from "../http/peer.ts";
-import { unmapIpv4 } from "../net/ip.ts";
+import { unmapSocketAddress } from "../net/ip.ts";
 
 /** The app as every listener calls it: the request, and the connection's peer as the bindings. */
 export type Fetch = (request: Request, env: { peer: PeerInfo }) => Response | Promise<Response>;
@@ -20,7 +20,7 @@ export interface BridgeSettings {
   requestCert: boolean;
   /** Total request header bytes node:http accepts. */
   maxHeaderSize: number;
-  /** Bytes of request body read at most (default 64 KiB); the app answers 413 past it. */
+  /** Bytes of request body read at most (default MAX_BODY_BYTES); the app answers 413 past it. */
   maxBodySize?: number;
 }
 
@@ -44,5 +44,5 @@ export interface Runtime {
 
 /** The peer of a native server's request, which never carries a client certificate. */
 export function peerWithoutCertificate(remoteAddress: string | undefined): PeerInfo {
-  return { remoteAddress: unmapIpv4(remoteAddress ?? ""), certificateChain: [] };
+  return { remoteAddress: unmapSocketAddress(remoteAddress ?? ""), certificateChain: [] };
 }

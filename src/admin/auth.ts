@@ -1,5 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import { forbidden, unauthorized } from "../errors.ts";
+import { bearerToken } from "../http/bearer.ts";
 import type { AppEnv, Principal } from "../http/env.ts";
 
 /** Turns an identity access token into a principal (and counts the use); rejects with an AppError. */
@@ -9,12 +10,6 @@ export interface AdminAuthDeps {
   /** SHA-256 of the admin token. */
   adminTokenHash: Uint8Array;
   authenticateIdentityToken?: IdentityTokenAuthenticator;
-}
-
-export function bearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return match ? match[1]! : null;
 }
 
 /** Admin routes: the static admin token, or an identity token whose identity has the admin role. */

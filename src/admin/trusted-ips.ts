@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { TrustedIp } from "../db/schema.ts";
-import { parseCidr, parseIp } from "../net/ip.ts";
+import { parseCidr, parseIp, type IpAddress } from "../net/ip.ts";
 
 /**
  * One `accessTokenTrustedIps` entry as written (`{ ipAddress: "10.0.0.0/8" }`) or as read back
@@ -38,7 +38,7 @@ export function toTrustedIp(entry: TrustedIpInput): TrustedIp {
     throw new Error(`${named} and prefix ${entry.prefix} name different ranges`);
   }
   const range = written !== undefined || entry.prefix !== undefined;
-  let ip: ReturnType<typeof parseIp>;
+  let ip: IpAddress;
   let prefix: number | undefined;
   try {
     if (range) [ip, prefix] = parseCidr(`${address}/${written ?? entry.prefix}`);

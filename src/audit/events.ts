@@ -5,8 +5,6 @@ import { auditLogs, organizations } from "../db/schema.ts";
 export const LOGIN_SUCCEEDED = "login-identity-tls-cert-auth";
 export const LOGIN_FAILED = "login-identity-tls-cert-auth-failed";
 
-export type AuditEvent = typeof auditLogs.$inferInsert;
-
 export async function listAuditLogs(
   db: Db,
   filter: { identityId?: string; eventType?: string; limit: number; orgScope?: string },

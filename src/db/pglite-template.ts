@@ -1,7 +1,7 @@
 /**
  * A freshly initialised PGlite data directory that an empty DATA_DIR starts from. PGlite's own initdb runs a
- * second postgres beside the first and peaks near 1 GiB of RSS; copying this template keeps a first start where
- * a restart is (about 200 MiB). `npm install` makes it for the installed PGlite (postinstall runs this file);
+ * second postgres beside the first; copying this template keeps a first start's memory where a restart's is
+ * (README, "Memory on PGlite"). `npm install` makes it for the installed PGlite (postinstall runs this file);
  * `npm run build:binary` packs it into the binary (`bun src/db/pglite-template.ts --archive <file>`).
  */
 import { PGlite } from "@electric-sql/pglite";

@@ -78,9 +78,5 @@ function parseHop(hop: string): string | null {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
   if (bracketed) text = bracketed[1]!;
   else if (/^[\d.]+:\d+$/.test(text)) text = text.slice(0, text.indexOf(":"));
-  try {
-    return canonicalIp(text);
-  } catch {
-    return null;
-  }
+  return canonicalIp(text);
 }

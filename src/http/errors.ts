@@ -14,6 +14,7 @@ import {
 import { isUnavailableError, isUnstorableTextError } from "../db/client.ts";
 import type { Logger } from "../log.ts";
 import type { AppEnv } from "./env.ts";
+import { MAX_BODY_TEXT } from "./limits.ts";
 
 /** The only place an error becomes a response: the seed's body, `details` on 400/403 only. */
 export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
@@ -44,7 +45,7 @@ export function toAppError(err: unknown, log: Logger, reqId: string): AppError {
     return validationFailure("A text field holds a character that cannot be stored (such as NUL).");
   }
   if (err instanceof HTTPException) {
-    if (err.status === 413) return payloadTooLarge("The request body is larger than 64 KiB.");
+    if (err.status === 413) return payloadTooLarge(`The request body is larger than ${MAX_BODY_TEXT}.`);
     if (err.status === 400) return badRequest(err.message || "Bad request");
     if (err.status === 415) return unsupportedMediaType("Send the request body as application/json.");
     return httpError(err.status, err.message || "Request failed");

@@ -2,6 +2,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { validationFailure, type AppError } from "../errors.ts";
 import type { AppEnv } from "./env.ts";
+import { MAX_BODY_TEXT } from "./limits.ts";
 
 /** Every feature's routes are an OpenAPIHono whose schema failures become 422 ValidationFailure. */
 export function createRouter(): OpenAPIHono<AppEnv> {
@@ -50,7 +51,7 @@ export const errorResponses = {
   401: errorContent(401, "Missing or invalid credentials"),
   403: errorContent(403, "Not allowed"),
   404: errorContent(404, "Not found"),
-  413: errorContent(413, "Request body over 64 KiB"),
+  413: errorContent(413, `Request body over ${MAX_BODY_TEXT}`),
   422: errorContent(422, "Validation failure"),
   500: errorContent(500, "Internal error; the reqId identifies it in the logs"),
   503: errorContent(503, "Database unavailable"),

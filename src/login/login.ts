@@ -3,8 +3,10 @@ import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordFailedLogin, type FailedLogin } from "../audit/login.ts";
 import { decodeLeaf, leafTooLarge, type DecodedLeaf, type TrustCache } from "../pki/index.ts";
-import { tokenIssuer, type IssuedToken } from "../tokens/issue.ts";
+import type { TokenAnswer } from "../tokens/answer.ts";
+import { tokenIssuer } from "../tokens/issue.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
+import { isUuid } from "../uuid.ts";
 import { identityLookup, type IdentityRow } from "./identities.ts";
 import { certificateTooLarge, certificateUndecodable, identityNotFound, noCertificate, settingsChanged, tlsCertAuthNotAttached } from "./refusals.ts";
 import { scopeOrganization } from "./sub-organization.ts";
@@ -18,7 +20,7 @@ export interface LoginRequest {
   clientIp: string;
 }
 
-export type Login = (request: LoginRequest) => Promise<IssuedToken>;
+export type Login = (request: LoginRequest) => Promise<TokenAnswer>;
 
 export interface LoginDeps {
   db: Db;
@@ -28,7 +30,6 @@ export interface LoginDeps {
   trustCache: TrustCache;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Reads of the identity per login at most, when what was read keeps changing under it. */
 const MAX_TRIES = 3;
 
@@ -44,7 +45,7 @@ export function createLogin(deps: LoginDeps): Login {
   const identities = identityLookup(deps.db);
   const issue = tokenIssuer({ db: deps.db, signer: deps.signer, maxTokenTtl: deps.config.MAX_TOKEN_TTL });
 
-  async function attempt(request: LoginRequest, facts: Attempt): Promise<IssuedToken> {
+  async function attempt(request: LoginRequest, facts: Attempt): Promise<TokenAnswer> {
     const chain = request.chain();
     if (!chain || chain.length === 0) throw noCertificate();
     const leafDer = (facts.leafDer = chain[0]!);
@@ -72,7 +73,7 @@ export function createLogin(deps: LoginDeps): Login {
       remembered = false;
     }
 
-    async function issueFor(row: IdentityRow): Promise<IssuedToken | null> {
+    async function issueFor(row: IdentityRow): Promise<TokenAnswer | null> {
       facts.orgId = row.identity.orgId;
       const tlsCertAuth = row.tlsCertAuth;
       if (!tlsCertAuth) throw tlsCertAuthNotAttached();
@@ -96,7 +97,7 @@ export function createLogin(deps: LoginDeps): Login {
   }
 
   return async (request) => {
-    const identityId = UUID.test(request.identityId) ? request.identityId.toLowerCase() : null;
+    const identityId = isUuid(request.identityId) ? request.identityId.toLowerCase() : null;
     const facts: Attempt = { identityId, orgId: null, leafDer: null, leaf: null, clientIp: request.clientIp };
     try {
       return await attempt(request, facts);

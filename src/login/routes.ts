@@ -4,6 +4,7 @@ import { rateLimited } from "../errors.ts";
 import { createRouter, errorContent } from "../http/router.ts";
 import type { Config } from "../config.ts";
 import { clientCertificateChain, clientIp } from "../http/client-cert.ts";
+import { tokenAnswer } from "../tokens/answer.ts";
 import type { Login } from "./login.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
@@ -17,14 +18,7 @@ export const loginBody = z
   })
   .openapi("TlsCertAuthLoginRequest");
 
-export const loginAnswer = z
-  .strictObject({
-    accessToken: z.string(),
-    expiresIn: z.number(),
-    accessTokenMaxTTL: z.number(),
-    tokenType: z.enum(["Bearer"]),
-  })
-  .openapi("TlsCertAuthLoginResponse");
+const loginAnswer = z.strictObject(tokenAnswer.shape).openapi("TlsCertAuthLoginResponse");
 
 export const loginRoute = createRoute({
   method: "post",

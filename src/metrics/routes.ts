@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Database } from "../db/client.ts";
-import { matchesHash, bearerToken, sha256 } from "../admin/auth.ts";
+import { matchesHash, sha256 } from "../admin/auth.ts";
+import { bearerToken } from "../http/bearer.ts";
 import { unauthorized } from "../errors.ts";
 import { createRouter, errorResponses } from "../http/router.ts";
 import { withTimeout } from "../status/routes.ts";

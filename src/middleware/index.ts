@@ -16,6 +16,7 @@ import {
   type JWTVerifyGetKey,
   type RemoteJWKSetOptions,
 } from "jose";
+import { bearerToken } from "../http/bearer.ts";
 import { certificateThumbprint } from "../tokens/binding.ts";
 import type { AccessTokenClaims } from "../tokens/claims.ts";
 
@@ -51,9 +52,8 @@ export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<Ce
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
 
   return createMiddleware<CertauthEnv>(async (c, next) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-    if (!match) return refuse(c, "invalid_request", "An Authorization: Bearer access token is required.");
-    const token = match[1]!;
+    const token = bearerToken(c.req.header("authorization"));
+    if (!token) return refuse(c, "invalid_request", "An Authorization: Bearer access token is required.");
 
     let claims: CertauthClaims;
     try {

@@ -1,6 +1,8 @@
 import ipaddr from "ipaddr.js";
 
-export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
+/** An address and its prefix length. */
+export type Cidr = [IpAddress, number];
 
 const PREFIX = /^(0|[1-9][0-9]{0,2})$/;
 
@@ -15,7 +17,24 @@ export function isPlainIp(text: string): boolean {
   return !tail.includes(".") || ipaddr.IPv4.isValidFourPartDecimal(tail);
 }
 
-/** Parses an address or CIDR; IPv4-mapped IPv6 addresses become IPv4. Throws on anything else. */
+/** A plain address as written, its family kept ("::ffff:10.0.0.1" stays IPv6); null for anything else. */
+export function readIp(text: string): IpAddress | null {
+  return isPlainIp(text) ? ipaddr.parse(text) : null;
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a00:1) carries; any other address unchanged. */
+export function unmapIpv4(ip: IpAddress): IpAddress {
+  return ip.kind() === "ipv6" && (ip as ipaddr.IPv6).isIPv4MappedAddress() ? (ip as ipaddr.IPv6).toIPv4Address() : ip;
+}
+
+/** A configured address, IPv4-mapped IPv6 read as IPv4. Throws on anything else. */
+export function parseIp(text: string): IpAddress {
+  const ip = readIp(text.trim());
+  if (ip === null) throw new Error(`"${text}" is not an IPv4 or IPv6 address`);
+  return unmapIpv4(ip);
+}
+
+/** A configured address or CIDR range; a lone address is its own range. Throws on anything else. */
 export function parseCidr(text: string): Cidr {
   const parts = text.trim().split("/");
   if (parts.length > 2) throw new Error(`"${text}" is not an IP address or CIDR range`);
@@ -24,24 +43,26 @@ export function parseCidr(text: string): Cidr {
     const ip = parseIp(address);
     return [ip, ip.kind() === "ipv4" ? 32 : 128];
   }
-  if (!isPlainIp(address) || !PREFIX.test(prefix)) throw new Error(`"${text}" is not an IP address or CIDR range`);
-  const ip = ipaddr.parse(address);
+  const ip = readIp(address);
+  if (ip === null || !PREFIX.test(prefix)) throw new Error(`"${text}" is not an IP address or CIDR range`);
   const bits = Number(prefix);
   if (bits > (ip.kind() === "ipv4" ? 32 : 128)) throw new Error(`"${text}" has a prefix longer than its address`);
   return [ip, bits];
 }
 
-export function parseIp(text: string): ipaddr.IPv4 | ipaddr.IPv6 {
-  const trimmed = text.trim();
-  if (!isPlainIp(trimmed)) throw new Error(`"${text}" is not an IPv4 or IPv6 address`);
-  const ip = ipaddr.parse(trimmed);
-  if (ip.kind() === "ipv6" && (ip as ipaddr.IPv6).isIPv4MappedAddress()) return (ip as ipaddr.IPv6).toIPv4Address();
-  return ip;
+/** A CIDR range as a certificate's name constraint reads, or null when the text is none. */
+export function readCidr(text: string): Cidr | null {
+  if (!text.includes("/")) return null;
+  try {
+    return parseCidr(text);
+  } catch {
+    return null;
+  }
 }
 
 /** True when `address` lies in one of `ranges`; an unparsable address is in none. */
 export function ipInRanges(address: string, ranges: readonly Cidr[]): boolean {
-  let ip: ipaddr.IPv4 | ipaddr.IPv6;
+  let ip: IpAddress;
   try {
     ip = parseIp(address);
   } catch {
@@ -50,12 +71,15 @@ export function ipInRanges(address: string, ranges: readonly Cidr[]): boolean {
   return ranges.some(([net, prefix]) => net.kind() === ip.kind() && ip.match(net as never, prefix));
 }
 
-/** The canonical text of an address (IPv6 compressed, IPv4-mapped unwrapped). */
-export function canonicalIp(address: string): string {
-  return parseIp(address).toString();
+/** The one text of an address, so equal addresses compare equal (IPv6 compressed, IPv4-mapped unwrapped); null when not plain. */
+export function canonicalIp(text: string): string | null {
+  const ip = readIp(text);
+  return ip === null ? null : unmapIpv4(ip).toString();
 }
 
-/** A socket's address as text with an IPv4-mapped IPv6 prefix ("::ffff:10.0.0.1") removed; anything else unchanged. */
-export function unmapIpv4(address: string): string {
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+/** A socket's remote address with an IPv4-mapped prefix ("::ffff:10.0.0.1") removed; anything else unchanged. */
+export function unmapSocketAddress(address: string): string {
+  if (!address.startsWith("::ffff:")) return address;
+  const ip = readIp(address);
+  return ip === null ? address : unmapIpv4(ip).toString();
 }

@@ -27,7 +27,7 @@ export interface CompiledTrust {
 }
 
 export interface CompileOptions {
-  /** Byte budget of this configuration's verified-chain cache (default 8 MiB). */
+  /** Byte budget of this configuration's verified-chain cache; VerifiedChainCache's default when unset. */
   chainCacheBytes?: number;
 }
 

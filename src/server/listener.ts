@@ -1,5 +1,6 @@
 import type { Listening, Runtime } from "../adapters/serve.ts";
-import { MAX_BODY_BYTES } from "../app.ts";
+import { MAX_FORWARDED_VALUE_BYTES } from "../http/forwarded/index.ts";
+import { MAX_BODY_BYTES } from "../http/limits.ts";
 import { onPgliteStatement } from "../db/pglite-driver.ts";
 import type { Service } from "./bootstrap.ts";
 
@@ -10,6 +11,9 @@ import type { Service } from "./bootstrap.ts";
 export function needsPeerCertificate(service: Service): boolean {
   return service.config.CLIENT_CERT_SOURCE.tls || Boolean(service.tls.clientCa);
 }
+
+/** The request headers node:http accepts besides a forwarded certificate. */
+const HEADER_BYTES = 16 * 1024;
 
 /** Starts the runtime's listener for the service, on the configured address unless told another. */
 export function startServer(runtime: Runtime, service: Service, port = service.config.PORT, host = service.config.HOST): Promise<Listening> {
@@ -23,8 +27,8 @@ export function startServer(runtime: Runtime, service: Service, port = service.c
     peerCertificates: needsPeerCertificate(service),
     bridge: {
       requestCert: config.CLIENT_CERT_SOURCE.tls,
-      // A forwarded chain may need up to 64 KiB of headers.
-      maxHeaderSize: config.CLIENT_CERT_SOURCE.header ? 80 * 1024 : 16 * 1024,
+      // Room for a forwarded chain at its own limit on top of the ordinary headers.
+      maxHeaderSize: config.CLIENT_CERT_SOURCE.header ? MAX_FORWARDED_VALUE_BYTES + HEADER_BYTES : HEADER_BYTES,
       maxBodySize: MAX_BODY_BYTES,
     },
   });

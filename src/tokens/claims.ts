@@ -1,6 +1,7 @@
 import { errors } from "jose";
 import type { TokenSigner } from "./signer.ts";
 import { refuse } from "./refusal.ts";
+import { isUuid } from "../uuid.ts";
 
 /** The claims login puts in an access token (PRODUCT §2.4). */
 export interface AccessTokenClaims {
@@ -22,7 +23,6 @@ export type ClaimsToSign = Pick<AccessTokenClaims, "sub" | "identityId" | "orgId
   identityAccessTokenId: string;
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Signature, algorithm, key and expiry, checked in memory; then the claims an access token must carry.
@@ -52,7 +52,7 @@ function isAccessToken(p: Record<string, unknown>): p is AccessTokenClaims {
   const cnf = p.cnf as Record<string, unknown> | undefined;
   return (
     typeof p.jti === "string" &&
-    UUID.test(p.jti) &&
+    isUuid(p.jti) &&
     typeof p.sub === "string" &&
     p.identityId === p.sub &&
     typeof p.orgId === "string" &&

@@ -2,18 +2,11 @@ import { AUTH_METHOD } from "../auth-method.ts";
 import type { Db } from "../db/client.ts";
 import type { LeafSummary } from "../pki/index.ts";
 import { certificateThumbprint } from "./binding.ts";
+import type { TokenAnswer } from "./answer.ts";
 import type { ClaimsToSign } from "./claims.ts";
 import { initialLifetime } from "./lifetime.ts";
 import { issuedRecords } from "./issued-record.ts";
 import type { TokenSigner } from "./signer.ts";
-
-/** The login's answer (PRODUCT §2.4). */
-export interface IssuedToken {
-  accessToken: string;
-  expiresIn: number;
-  accessTokenMaxTTL: number;
-  tokenType: "Bearer";
-}
 
 /** What a token is issued for, and what it was verified against (checked again when it is written). */
 export interface Grant {
@@ -43,7 +36,7 @@ export interface IssueDeps {
 }
 
 /** Signs a token and records it with its audit event; null when what it was verified against is no longer current. */
-export function tokenIssuer(deps: IssueDeps): (grant: Grant) => Promise<IssuedToken | null> {
+export function tokenIssuer(deps: IssueDeps): (grant: Grant) => Promise<TokenAnswer | null> {
   const record = issuedRecords(deps.db);
   return async (grant) => {
     const auth = grant.tlsCertAuth;

@@ -40,8 +40,6 @@ export interface StoredKey {
   publishUntil: Date | null;
 }
 
-export class KeyDecryptionError extends Error {}
-
 /** The signing keys every instance shares through the database. */
 export class KeyStore {
   constructor(
@@ -118,7 +116,7 @@ export class KeyStore {
     try {
       privateJwk = JSON.parse(await this.kek.open(row.privateKeyEnc));
     } catch {
-      throw new KeyDecryptionError(
+      throw new Error(
         `cannot decrypt signing key ${row.kid}: every instance sharing a database needs the same KEY_ENCRYPTION_KEY`,
       );
     }

@@ -1,3 +1,4 @@
+import type { TokenAnswer } from "./answer.ts";
 import { presentedBinding } from "./binding.ts";
 import { refusalOf } from "./checks.ts";
 import { verifyAccessToken } from "./claims.ts";
@@ -5,21 +6,13 @@ import { renewedExpiry } from "./lifetime.ts";
 import { refuse } from "./refusal.ts";
 import type { TokenDeps, UseRequest } from "./use.ts";
 
-export interface RenewAnswer {
-  accessToken: string;
-  /** Seconds the renewed token actually lives. */
-  expiresIn: number;
-  accessTokenMaxTTL: number;
-  tokenType: "Bearer";
-}
-
 /**
  * A new JWT for the same token (same `jti`, new `exp`). The token must pass every check a use makes, judged
  * in the same statement that extends it, and spends no use. The new expiry is now + TTL capped at createdAt +
  * max TTL (and MAX_TOKEN_TTL), so a token already living until its max renews to the time it has left; only
  * once nothing is left is renewal refused (`max_ttl_reached`): log in again.
  */
-export async function renewToken(deps: TokenDeps, token: string, request: UseRequest): Promise<RenewAnswer> {
+export async function renewToken(deps: TokenDeps, token: string, request: UseRequest): Promise<TokenAnswer> {
   const now = deps.clock();
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const claims = await verifyAccessToken(deps.signer, token, now);

@@ -1,7 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerToken, canManageOrg, matchesHash, type IdentityTokenAuthenticator } from "../admin/auth.ts";
+import { canManageOrg, matchesHash, type IdentityTokenAuthenticator } from "../admin/auth.ts";
 import { forbidden, unauthorized } from "../errors.ts";
+import { bearerToken } from "../http/bearer.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
+import { tokenAnswer } from "./answer.ts";
 import { introspectToken, type Introspector } from "./introspect.ts";
 import { renewToken } from "./renew.ts";
 import { revokeToken } from "./revoke.ts";
@@ -16,9 +18,7 @@ export interface TokenRouteDeps extends TokenWiring {
 
 const jwt = z.string().min(1).max(8192);
 
-const tokenAnswer = z
-  .object({ accessToken: z.string(), expiresIn: z.number(), accessTokenMaxTTL: z.number(), tokenType: z.enum(["Bearer"]) })
-  .openapi("AccessTokenRenewResponse");
+const renewAnswer = tokenAnswer.openapi("AccessTokenRenewResponse");
 
 const selfAnswer = z
   .object({
@@ -74,7 +74,7 @@ export function tokenRoutes(wiring: TokenRouteDeps) {
       description: "Extends the token's life by its TTL, capped at its creation + max TTL; answers the time left; spends no use.",
       security: [],
       request: { body: jsonBody(z.strictObject({ accessToken: jwt })) },
-      responses: { ...jsonOk(tokenAnswer), ...errorResponses },
+      responses: { ...jsonOk(renewAnswer), ...errorResponses },
     }),
     async (c) => c.json(await renewToken(deps, c.req.valid("json").accessToken, useRequestOf(c, deps.config)), 200),
   );

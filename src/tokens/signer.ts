@@ -18,7 +18,7 @@ export interface TokenSigner {
 /**
  * A synchronous JWS signature (the raw `r||s` for ES256) over a signing input, made from a private JWK.
  * Adapters inject node:crypto's: jose is WebCrypto-only, and a WebCrypto signature awaited on its own goes
- * through the runtime's thread pool (EdDSA on Bun: ~55–75 µs vs ~20 µs).
+ * through the runtime's thread pool, which costs more than the signature itself.
  */
 export type NativeSign = (alg: AsymmetricAlg, privateJwk: JWK) => (signingInput: Uint8Array) => Uint8Array;
 

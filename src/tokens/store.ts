@@ -150,7 +150,8 @@ export function tokenStore(db: Db): TokenStore {
 
   const values = (jti: string, check: UseCheck) => ({
     jti,
-    clientIp: inetOrNull(check.clientIp),
+    // Text `inet` accepts; an unreadable address is null, which no trusted range contains.
+    clientIp: canonicalIp(check.clientIp),
     now: check.now.toISOString(),
     claimMatches: check.claimMatches,
     presented: check.presented,
@@ -158,7 +159,7 @@ export function tokenStore(db: Db): TokenStore {
 
   return {
     async read(jti, clientIp) {
-      const [state] = await read.execute({ jti, clientIp: clientIp === null ? null : inetOrNull(clientIp) });
+      const [state] = await read.execute({ jti, clientIp: clientIp === null ? null : canonicalIp(clientIp) });
       return state ?? null;
     },
     async lifetime(jti) {
@@ -183,12 +184,3 @@ export function tokenStore(db: Db): TokenStore {
   };
 }
 
-/** An address PostgreSQL's `inet` accepts, or null (trusted nowhere) for anything unreadable. */
-function inetOrNull(address: string): string | null {
-  try {
-    const canonical = canonicalIp(address);
-    return canonical.includes("%") ? null : canonical;
-  } catch {
-    return null;
-  }
-}

@@ -2,8 +2,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTlsServer, type Server as TlsServer, type TlsOptions, type TLSSocket } from "node:tls";
 import { toWebRequest, writeWebResponse } from "./node-http.ts";
+import { MAX_BODY_BYTES } from "../../http/limits.ts";
 import type { PeerInfo } from "../../http/peer.ts";
-import { unmapIpv4 } from "../../net/ip.ts";
+import { unmapSocketAddress } from "../../net/ip.ts";
 import type { BridgeSettings, Fetch, Listening, TlsMaterial } from "../serve.ts";
 import { PresentedChains } from "./presented-chains.ts";
 
@@ -16,7 +17,7 @@ type PeerSocket = TLSSocket & { [PEER]?: PeerInfo };
  * A resumed session reports the chain of the handshake that created it, whose secret only that client holds.
  */
 export function readPeer(socket: TLSSocket, chains: PresentedChains): PeerInfo {
-  const remoteAddress = unmapIpv4(socket.remoteAddress ?? "");
+  const remoteAddress = unmapSocketAddress(socket.remoteAddress ?? "");
   const chain: Uint8Array[] = [];
   const seen = new Set<object>();
   let cert = socket.getPeerCertificate(true) as { raw?: Uint8Array; issuerCertificate?: unknown } | null;
@@ -57,7 +58,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const socket = incoming.socket as PeerSocket;
     const peer = (socket[PEER] ??= peerOf(socket));
-    toWebRequest(incoming, options.maxBodySize ?? 64 * 1024)
+    toWebRequest(incoming, options.maxBodySize ?? MAX_BODY_BYTES)
       .then(async ({ request, truncated }) => writeWebResponse(await fetch(request, { peer }), outgoing, truncated))
       .catch(() => {
         if (!outgoing.headersSent) outgoing.writeHead(500, { "content-type": "application/json", connection: "close" });

@@ -10,7 +10,7 @@ import { decodePemBundle } from "./pem.ts";
 import { decodeByteSequence, decodeRfc9440Chain } from "./rfc9440.ts";
 import { decodeXfcc, XFCC_KEY } from "./xfcc.ts";
 
-export { MAX_FORWARDED_CERTIFICATES } from "./common.ts";
+export { MAX_FORWARDED_CERTIFICATES, MAX_FORWARDED_VALUE_BYTES } from "./common.ts";
 
 /** The DER chain (leaf first) a forwarded header value carries; throws a 400 when it cannot be used. */
 export function decodeForwardedCertificate(value: string, chainValue?: string | null): Bytes[] {

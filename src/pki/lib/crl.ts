@@ -75,9 +75,9 @@ export async function compileCrl(
       `CRL #${position} names the configured CA "${crl.issuer}" as its issuer, but its signature does not verify with that CA's key.`,
     );
   }
-  // The decoded entries (about four objects per serial: 400,000 for a 100k-serial CRL, 30+ MiB that every full
-  // collection walks) are not needed any more: the serials are in `revoked`, and a later check of the signature
-  // against an intermediate verifies the original bytes of tbsCertList, which the decoder keeps as one buffer.
+  // The decoded entries (several objects per serial, which every full collection walks) are not needed any more:
+  // the serials are in `revoked`, and a later check of the signature against an intermediate verifies the
+  // original bytes of tbsCertList, which the decoder keeps as one buffer.
   const structure = crl.structure;
   if (structure.tbsCertListRaw) structure.tbsCertList.revokedCertificates = undefined;
   return {

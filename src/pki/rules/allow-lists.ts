@@ -1,6 +1,6 @@
 import type { ParsedCertificate } from "../lib/certificate.ts";
 import { anyRunGlob, labelGlob, type Matcher } from "../lib/glob.ts";
-import { canonicalIp } from "../lib/ip.ts";
+import { canonicalIp } from "../../net/ip.ts";
 import { TrustConfigError } from "../errors.ts";
 import type { RuleResult, TrustSettings } from "../types.ts";
 

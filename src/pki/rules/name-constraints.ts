@@ -1,6 +1,6 @@
 import type { GeneralName, GeneralSubtree } from "@peculiar/asn1-x509";
 import type { ParsedCertificate } from "../lib/certificate.ts";
-import { parseCidr, parseIp, unmapped } from "../lib/ip.ts";
+import { readCidr, readIp, unmapIpv4 } from "../../net/ip.ts";
 import { rdnKeys } from "../lib/names.ts";
 import type { RuleResult } from "../types.ts";
 
@@ -68,7 +68,7 @@ function firstViolation(leaf: ParsedCertificate, permitted: GeneralSubtree[], ex
 
 /** An excluded subtree that cannot be evaluated against a name excludes it (fail closed). */
 function understood(form: Form, name: string, constraint: string): boolean {
-  if (form === "ip") return parseIp(name) !== null && parseCidr(constraint) !== null;
+  if (form === "ip") return readIp(name) !== null && readCidr(constraint) !== null;
   if (form === "uri") return uriHost(name) !== null;
   return true;
 }
@@ -95,18 +95,18 @@ function emailWithin(address: string, constraint: string): boolean {
 
 /** An IPv4-mapped IPv6 SAN is checked as the IPv4 address the allow-list unwraps it to. */
 function ipWithin(address: string, constraint: string): boolean {
-  const ip = parseIp(address);
-  const range = parseCidr(constraint);
+  const ip = readIp(address);
+  const range = readCidr(constraint);
   if (!ip || !range) return false;
-  const v4 = unmapped(ip);
+  const v4 = unmapIpv4(ip);
   return v4.kind() === range[0].kind() && v4.match(range);
 }
 
 /** An IPv6 range excludes a mapped address it covers as written, too (fail closed). */
 function ipExcluded(address: string, constraint: string): boolean {
   if (ipWithin(address, constraint)) return true;
-  const ip = parseIp(address);
-  const range = parseCidr(constraint);
+  const ip = readIp(address);
+  const range = readCidr(constraint);
   return ip !== null && range !== null && ip.kind() === range[0].kind() && ip.match(range);
 }
 
