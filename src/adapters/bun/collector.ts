@@ -5,19 +5,35 @@
  * little throughput (README, "Memory on PGlite").
  */
 
-/** What a new connection leaves for the collector beyond its certificates (TLS and HTTP objects), about. */
-const CONNECTION_BYTES = 16 * 1024;
-/** Bytes of new connections (and their certificates) after which a full collection runs. */
-const COLLECT_AFTER_BYTES = 4 * 2 ** 20;
+/** RSS as the last full collection left it (0 before the first), shared by both hints. */
+let rssAfterCollection = 0;
+let collectedAt = 0;
+function collect(): void {
+  Bun.gc(true);
+  rssAfterCollection = process.memoryUsage.rss();
+  collectedAt = performance.now();
+}
+function rssGrownPast(bytes: number): boolean {
+  if (rssAfterCollection === 0) rssAfterCollection = process.memoryUsage.rss();
+  return process.memoryUsage.rss() > rssAfterCollection + bytes;
+}
 
-/** A full collection every COLLECT_AFTER_BYTES of new connections keeps a stream of them bounded. */
-export function collectAfterPeers(): (chainBytes: number) => void {
-  let bytes = 0;
-  return (chainBytes) => {
-    bytes += CONNECTION_BYTES + chainBytes;
-    if (bytes < COLLECT_AFTER_BYTES) return;
-    bytes = 0;
-    Bun.gc(true);
+/** New connections between two readings of RSS, which is a system call. */
+const CONNECTIONS_PER_CHECK = 64;
+/** RSS growth past the last collection after which new connections call for another. */
+const CONNECTION_PRESSURE_BYTES = 16 * 2 ** 20;
+
+/**
+ * Told of each new connection: a full collection once RSS has grown CONNECTION_PRESSURE_BYTES past the last one,
+ * so a stream of new connections (large certificates or not) cannot swell it by hundreds of MiB, while a
+ * steady load whose RSS does not climb pays nothing.
+ */
+export function collectAfterConnections(): () => void {
+  let sinceCheck = 0;
+  return () => {
+    if (++sinceCheck < CONNECTIONS_PER_CHECK) return;
+    sinceCheck = 0;
+    if (rssGrownPast(CONNECTION_PRESSURE_BYTES)) collect();
   };
 }
 
@@ -38,13 +54,6 @@ export function collectAfterStatements(): () => void {
   let statements = 0;
   let sinceCheck = 0;
   let idleTimer: ReturnType<typeof setInterval> | undefined;
-  let rssAfter = 0;
-  let at = 0;
-  const collect = () => {
-    Bun.gc(true);
-    rssAfter = process.memoryUsage.rss();
-    at = performance.now();
-  };
   return () => {
     statements++;
     if (!idleTimer) {
@@ -63,7 +72,6 @@ export function collectAfterStatements(): () => void {
     }
     if (++sinceCheck < STATEMENTS_PER_CHECK) return;
     sinceCheck = 0;
-    if (rssAfter === 0) rssAfter = process.memoryUsage.rss();
-    if (process.memoryUsage.rss() > rssAfter + PRESSURE_BYTES && performance.now() - at > PRESSURE_INTERVAL_MS) collect();
+    if (rssGrownPast(PRESSURE_BYTES) && performance.now() - collectedAt > PRESSURE_INTERVAL_MS) collect();
   };
 }

@@ -1,6 +1,6 @@
 import { createTlsBridge } from "../node-tls/bridge.ts";
 import { peerWithoutCertificate, type Listening, type ServeOptions } from "../serve.ts";
-import { collectAfterPeers } from "./collector.ts";
+import { collectAfterConnections } from "./collector.ts";
 
 /**
  * Bun.serve cannot hand over the client certificate (oven-sh/bun#14097): when the listener must see it, it is
@@ -9,7 +9,7 @@ import { collectAfterPeers } from "./collector.ts";
 export async function serve(options: ServeOptions): Promise<Listening> {
   const { fetch, port, host, tls } = options;
   if (options.peerCertificates) {
-    return createTlsBridge(fetch, { ...options.bridge, tls, onPeer: collectAfterPeers() }).listen(port, host);
+    return createTlsBridge(fetch, { ...options.bridge, tls, onConnection: collectAfterConnections() }).listen(port, host);
   }
   const server = Bun.serve({
     port,

@@ -40,8 +40,8 @@ export interface BridgeOptions extends BridgeSettings {
    * every connection after one response, while Bun's node:https hides the peer certificate.
    */
   httpsServer?: boolean;
-  /** Told the bytes of each new connection's peer chain: a runtime whose collector needs a hint takes it here. */
-  onPeer?: (chainBytes: number) => void;
+  /** Told of each new connection: a runtime whose collector needs a hint takes it here. */
+  onConnection?: () => void;
 }
 
 /**
@@ -52,7 +52,7 @@ export function createTlsBridge(fetch: Fetch, options: BridgeOptions) {
   const chains = new PresentedChains();
   const peerOf = (socket: TLSSocket): PeerInfo => {
     const peer = readPeer(socket, chains);
-    options.onPeer?.(peer.certificateChain.reduce((sum, der) => sum + der.byteLength, 0));
+    options.onConnection?.();
     return peer;
   };
   const onRequest = (incoming: IncomingMessage, outgoing: ServerResponse) => {
