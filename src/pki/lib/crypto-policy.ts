@@ -32,11 +32,14 @@ export function weakSignatureAlgorithm(oid: string, parsed: () => Algorithm): st
   return hash === "SHA-256" || hash === "SHA-384" || hash === "SHA-512" ? null : `RSASSA-PSS with ${hash ?? "an unknown hash"}`;
 }
 
-/** A description of a key the policy refuses (RSA under 2048 bits, an EC curve other than P-256/P-384/P-521), or null. */
-export function weakKey(cert: x509.X509Certificate): string | null {
+/**
+ * A description of a key the policy refuses (RSA under 2048 bits, an EC curve other than P-256/P-384/P-521), or null.
+ * `subjectPublicKey` is the SPKI's BIT STRING contents, an RSAPublicKey for an RSA key.
+ */
+export function weakKey(publicKey: x509.PublicKey, subjectPublicKey: ArrayBuffer): string | null {
   let algorithm: Algorithm;
   try {
-    algorithm = cert.publicKey.algorithm;
+    algorithm = publicKey.algorithm;
   } catch {
     return "a key of an unsupported algorithm";
   }
@@ -47,7 +50,7 @@ export function weakKey(cert: x509.X509Certificate): string | null {
       // @peculiar/x509's modulusLength counts whole bytes, so a 2047-bit modulus would read as 2048.
       let bits: number;
       try {
-        bits = modulusBits(cert.structure.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey);
+        bits = modulusBits(subjectPublicKey);
       } catch {
         return "an unreadable RSA key";
       }
