@@ -8,7 +8,6 @@ import { parsePemCertificates, parsePemCrlBlocks } from "./pem.ts";
 import { allowsClientAuth } from "./rules/extended-key-usage.ts";
 import { compileAllowLists, type AllowLists } from "./rules/allow-lists.ts";
 import type { TrustSettings } from "./types.ts";
-import { VerifiedChainCache } from "./verified-chain-cache.ts";
 
 /** A configuration decoded once per version: verifyChain reads it and never parses PEM. */
 export interface CompiledTrust {
@@ -21,14 +20,8 @@ export interface CompiledTrust {
   readonly crls: readonly CompiledCrl[];
   readonly crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>;
   readonly allowLists: AllowLists;
-  readonly chainCache: VerifiedChainCache;
-  /** What the anchors and CRLs hold on to, as the TrustCache charges it (the chain cache has its own budget). */
+  /** What the anchors and CRLs hold on to, as the TrustCache charges it (verified chains have their own budget). */
   readonly retainedBytes: number;
-}
-
-export interface CompileOptions {
-  /** Byte budget of this configuration's verified-chain cache; VerifiedChainCache's default when unset. */
-  chainCacheBytes?: number;
 }
 
 function group<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -60,7 +53,7 @@ export function assertCryptoPolicy(trust: CompiledTrust): void {
 }
 
 /** Decodes and checks a TLS cert auth configuration; throws TrustConfigError with a sentence for the admin. */
-export async function compileTrust(settings: TrustSettings, options: CompileOptions = {}): Promise<CompiledTrust> {
+export async function compileTrust(settings: TrustSettings): Promise<CompiledTrust> {
   if (typeof settings?.caCertificate !== "string") throw new TrustConfigError("The CA certificate is required.");
   const anchors: ParsedCertificate[] = [];
   const seen = new Set<string>();
@@ -107,7 +100,6 @@ export async function compileTrust(settings: TrustSettings, options: CompileOpti
     crls,
     crlsByIssuer: group(crls, (c) => c.issuerKey),
     allowLists: compileAllowLists(settings),
-    chainCache: new VerifiedChainCache(options.chainCacheBytes),
     retainedBytes: anchors.reduce((sum, a) => sum + chargeFor(a.der), 0) + crls.reduce((sum, c) => sum + crlCharge(c), 0),
   };
 }

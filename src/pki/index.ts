@@ -1,10 +1,10 @@
 export { TrustConfigError } from "./errors.ts";
-export { assertCryptoPolicy, compileTrust, type CompiledTrust, type CompileOptions } from "./compile.ts";
+export { assertCryptoPolicy, compileTrust, type CompiledTrust } from "./compile.ts";
 export { verifyChain, verifyDecoded } from "./verify.ts";
 export { decodeLeaf, fingerprintLeaf, summarizeLeaf, type DecodedLeaf } from "./summarize.ts";
 export { leafTooLarge, MAX_CERTIFICATE_BYTES, MAX_CHAIN_BYTES } from "./limits.ts";
 export { TrustCache } from "./trust-cache.ts";
-export { VerifiedChainCache } from "./verified-chain-cache.ts";
+export { verifiedChains, VerifiedChainCache } from "./verified-chain-cache.ts";
 export { refusedChains, RefusedChainCache } from "./refused-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";
 export type { LeafSummary, Refusal, TrustSettings, Verdict } from "./types.ts";

@@ -12,7 +12,8 @@ interface Entry {
  * presented DER, so a returning client skips path building and signature checks. Only signatures are
  * cached: validity, CRLs and every other rule are re-evaluated against `now` on each login. An entry
  * expires at the earliest notAfter on its paths or nextUpdate of a CRL for their issuers. An entry is
- * charged the certificates it holds on to, anchors aside (the compiled trust holds those).
+ * charged the certificates it holds on to, anchors aside (the compiled trust holds those). One instance per
+ * process, so the budget bounds every configuration's entries together.
  */
 export class VerifiedChainCache {
   readonly #cache: ByteBudgetCache<string, Entry>;
@@ -42,6 +43,10 @@ export class VerifiedChainCache {
     this.#cache.set(key, { paths, expiresAt }, bytes);
   }
 
+  get budget(): number {
+    return this.#cache.budget;
+  }
+
   get size(): number {
     return this.#cache.size;
   }
@@ -50,3 +55,5 @@ export class VerifiedChainCache {
     return this.#cache.bytes;
   }
 }
+
+export const verifiedChains = new VerifiedChainCache();

@@ -16,7 +16,7 @@ import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
 import { checkKeys } from "./rules/weak-key.ts";
 import { checkSignatureAlgorithms } from "./rules/weak-signature-algorithm.ts";
 import type { LeafSummary, RuleResult, Verdict } from "./types.ts";
-import { VerifiedChainCache } from "./verified-chain-cache.ts";
+import { VerifiedChainCache, verifiedChains } from "./verified-chain-cache.ts";
 
 /**
  * Judges a presented chain (leaf first, then whatever intermediates the client sent) against a compiled
@@ -106,12 +106,12 @@ async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[
 async function verifiedPaths(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8Array[], now: Date) {
   const loaded = trust.chainMode ? await Promise.all(rest.slice(0, MAX_PRESENTED).map(loadCertificate)) : [];
   const key = VerifiedChainCache.key(trust.id, [leaf.fingerprint, ...loaded.map((l) => l.fingerprint)]);
-  const cached = trust.chainCache.get(key, now);
+  const cached = verifiedChains.get(key, now);
   if (cached) return cached;
   if (refusedChains.has(key, now)) return [];
   const presented = loaded.flatMap((l) => (l.certificate ? [l.certificate] : []));
   const paths = await findPaths(trust, leaf, presented);
-  if (paths.length) trust.chainCache.set(key, paths, expiry(trust, paths));
+  if (paths.length) verifiedChains.set(key, paths, expiry(trust, paths));
   else refusedChains.add(key, now);
   return paths;
 }

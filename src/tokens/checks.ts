@@ -7,7 +7,7 @@ export function firstRefusal(state: TokenState, now: Date, certificateMatches: b
   if (state.revokedAt) return refuse("token_revoked", "The access token has been revoked.");
   if (state.expiresAt.getTime() <= now.getTime()) return refuse("token_expired", "The access token has expired.");
   if (!state.configured) return refuse("identity_not_found", "TLS cert auth is no longer attached to this identity.");
-  if (!state.ipTrusted) return refuse("ip_not_trusted", "The access token may not be used from this IP address.");
+  if (!state.ipTrusted) return ipNotTrusted();
   if (exhausted(state)) return refuse("uses_exhausted", "The access token has no uses left.");
   if (!certificateMatches) return certificateMismatch();
   return null;
@@ -15,6 +15,10 @@ export function firstRefusal(state: TokenState, now: Date, certificateMatches: b
 
 export function exhausted(state: TokenState): boolean {
   return state.numUsesLimit > 0 && state.numUses >= state.numUsesLimit;
+}
+
+export function ipNotTrusted(): AppError {
+  return refuse("ip_not_trusted", "The access token may not be used from this IP address.");
 }
 
 export function certificateMismatch(): AppError {

@@ -1,6 +1,6 @@
 import { verifyAccessToken, type AccessTokenClaims } from "./claims.ts";
 import { presentedBinding } from "./binding.ts";
-import { certificateMismatch, exhausted } from "./checks.ts";
+import { certificateMismatch, exhausted, ipNotTrusted } from "./checks.ts";
 import type { TokenState } from "./store.ts";
 import { usesRemaining, type TokenDeps, type UseRequest } from "./use.ts";
 
@@ -36,8 +36,8 @@ export type Introspector =
 /**
  * RFC 7662 in spirit: whether the token would be accepted now, apart from the request-dependent checks (client
  * IP and certificate), and what it says. Spends no use. A token out of a scoped caller's reach is answered
- * `{ active: false }`, as RFC 7662 §2.2 allows. A bound token asking about itself is refused without its
- * certificate, as `self` is (PRODUCT §2.4).
+ * `{ active: false }`, as RFC 7662 §2.2 allows. A token asking about itself is refused from outside its
+ * trusted IPs and, when bound, without its certificate, as `self` is (PRODUCT §2.4).
  */
 export async function introspectToken(
   deps: Pick<TokenDeps, "tokens" | "signer" | "clock">,
@@ -52,9 +52,11 @@ export async function introspectToken(
     return { active: false };
   }
   const binding = caller.kind === "self" ? await presentedBinding(claims, caller.request.clientCertificate) : null;
-  const state = await deps.tokens.read(claims.jti, null);
+  const state = await deps.tokens.read(claims.jti, caller.kind === "self" ? caller.request.clientIp : null);
   if (!state || (caller.kind === "scoped" && !caller.mayInspect(state))) return { active: false };
-  // Before any answer: without its certificate a bound token learns nothing, not even that it was revoked.
+  // Before any answer, in the order `self` checks them: from an untrusted IP, or without its certificate, a
+  // token learns nothing about itself, not even that it was revoked. Detached, it has no trusted IPs to check.
+  if (caller.kind === "self" && state.configured && !state.ipTrusted) throw ipNotTrusted();
   if (binding && !binding.matches(state)) throw certificateMismatch();
   if (state.revokedAt || state.expiresAt.getTime() <= now.getTime() || !state.configured || exhausted(state)) return { active: false };
   return {

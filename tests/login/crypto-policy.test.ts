@@ -10,10 +10,12 @@ const LOGIN = "/api/v1/auth/tls-cert-auth/login";
 
 const rsaRoot = await makeCa({ subject: "CN=RSA-2048 Root", key: "rsa2048" });
 const weakRoot = await makeCa({ subject: "CN=RSA-1024 Root", key: "rsa1024" });
+const shortRoot = await makeCa({ subject: "CN=RSA-2047 Root", key: "rsa2047" });
 const ecRoot = await makeCa({ subject: "CN=P-384 Root", key: "p384" });
 const ecInter = await makeCa({ subject: "CN=P-256 Intermediate", issuer: ecRoot, key: "p256" });
 const sha1Leaf = await makeLeaf({ issuer: rsaRoot, cn: "svc", signWith: await signingWithHash(rsaRoot.key, "SHA-1") });
 const weakKeyLeaf = await makeLeaf({ issuer: rsaRoot, cn: "svc", key: await generateKeys("rsa1024") });
+const shortKeyLeaf = await makeLeaf({ issuer: rsaRoot, cn: "svc", key: await generateKeys("rsa2047") });
 const ecLeaf = await makeLeaf({ issuer: ecInter, cn: "svc" });
 const sha1Crl = await makeCrl({ issuer: rsaRoot, signWith: await signingWithHash(rsaRoot.key, "SHA-1") });
 const hostileCn = await makeLeaf({ issuer: rsaRoot, cn: "a".repeat(64) });
@@ -57,6 +59,12 @@ describe("crypto policy and hostile globs over mTLS", () => {
     expect(patched.json.message).toContain("RSA key of 1024 bits");
   });
 
+  it("refuses to attach a CA whose RSA modulus is 2047 bits, one short of 2048 in the same 256 bytes", async () => {
+    const res = await attach(await newIdentity(), { caCertificate: shortRoot.pem });
+    expect(res.status).toBe(400);
+    expect(res.json.message).toContain('"CN=RSA-2047 Root" has an RSA key of 2047 bits');
+  });
+
   it("refuses to attach a CRL signed with SHA-1 (400 naming it)", async () => {
     const res = await attach(await newIdentity(), { caCertificate: rsaRoot.pem, crls: sha1Crl.pem });
     expect(res.status).toBe(400);
@@ -69,6 +77,12 @@ describe("crypto policy and hostile globs over mTLS", () => {
 
   it("refuses a leaf with an RSA-1024 key with weak_key", async () => {
     await refused(await attached({ caCertificate: rsaRoot.pem }), tlsOf(weakKeyLeaf), "weak_key");
+  });
+
+  it("refuses a leaf with a 2047-bit RSA key with weak_key and logs in a 2048-bit one", async () => {
+    const id = await attached({ caCertificate: rsaRoot.pem });
+    await refused(id, tlsOf(shortKeyLeaf), "weak_key");
+    expect((await svc.call(LOGIN, { body: { identityId: id }, ...tlsOf(await makeLeaf({ issuer: rsaRoot, cn: "svc", key: "rsa2048" })) })).status).toBe(200);
   });
 
   it("logs in with a P-256 leaf under a P-256 intermediate and a P-384 root", async () => {

@@ -23,7 +23,7 @@ export async function check(
   chain: (Issued | Uint8Array)[],
   now = new Date(),
 ): Promise<Verdict> {
-  const trust = "chainCache" in trustOrSettings ? trustOrSettings : await compileTrust(trustOrSettings);
+  const trust = "anchors" in trustOrSettings ? trustOrSettings : await compileTrust(trustOrSettings);
   return verifyChain(trust, chain.map((c) => (c instanceof Uint8Array ? c : c.der)), now);
 }
 

@@ -203,6 +203,21 @@ describe.each(drivers)("token uses on %s", (driver) => {
       expect((await svc.admin(INTROSPECT, { body: { token: "not.a.token" } })).json).toEqual({ active: false });
     });
 
+    it("refuses a token introspecting itself from outside its trusted IPs as /self does (403 ip_not_trusted); the admin is not refused", async () => {
+      const id = await createIdentity(svc, orgId);
+      const { accessToken } = await login(svc, id);
+      const config = `/api/v1/auth/tls-cert-auth/identities/${id}`;
+      const asSelf = () => svc.call(INTROSPECT, { body: { token: accessToken }, headers: bearer(accessToken) });
+      expect((await svc.admin(config, { method: "PATCH", body: { accessTokenTrustedIps: [{ ipAddress: "10.9.9.9/32" }] } })).status).toBe(200);
+      expectRefused(await asSelf(), 403, "ip_not_trusted");
+      expect((await svc.admin(INTROSPECT, { body: { token: accessToken } })).json).toMatchObject({ active: true, identityId: id });
+      // Revoked, it learns no more from there than before.
+      await svc.call("/api/v1/auth/token/revoke", { body: { accessToken } });
+      expectRefused(await asSelf(), 403, "ip_not_trusted");
+      expect((await svc.admin(config, { method: "PATCH", body: { accessTokenTrustedIps: [{ ipAddress: "127.0.0.0/8" }] } })).status).toBe(200);
+      expect((await asSelf()).json).toEqual({ active: false });
+    });
+
     it("refuses a caller that is neither the admin nor the token (401)", async () => {
       const a = await login(svc, await createIdentity(svc, orgId));
       expectRefused(await svc.call(INTROSPECT, { body: { token: a.accessToken } }), 401);

@@ -170,7 +170,7 @@ function readDetails(cert: StructuredCertificate): Details {
     nameConstraints: ncExt ? AsnConvert.parse(ncExt.value, NameConstraints, CERT_PARSE_OPTIONS) : null,
     unprocessedCriticalExtensions: cert.extensions.filter((e) => e.critical && !PROCESSED_EXTENSIONS.has(e.type)).map((e) => e.type),
     weakSignature: weakSignatureAlgorithm(cert.structure.signatureAlgorithm.algorithm, () => cert.signatureAlgorithm),
-    weakKey: weakKey(cert.publicKey),
+    weakKey: weakKey(cert.publicKey, cert.structure.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey),
   };
 }
 

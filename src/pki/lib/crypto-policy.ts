@@ -1,3 +1,5 @@
+import { RSAPublicKey } from "@peculiar/asn1-rsa";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import type * as x509 from "../x509.ts";
 
 /** Signature algorithms whose hash (MD2, MD4, MD5, SHA-1) admits forged certificates or CRLs, by OID. */
@@ -30,8 +32,11 @@ export function weakSignatureAlgorithm(oid: string, parsed: () => Algorithm): st
   return hash === "SHA-256" || hash === "SHA-384" || hash === "SHA-512" ? null : `RSASSA-PSS with ${hash ?? "an unknown hash"}`;
 }
 
-/** A description of a key the policy refuses (RSA under 2048 bits, an EC curve other than P-256/P-384/P-521), or null. */
-export function weakKey(publicKey: x509.PublicKey): string | null {
+/**
+ * A description of a key the policy refuses (RSA under 2048 bits, an EC curve other than P-256/P-384/P-521), or null.
+ * `subjectPublicKey` is the SPKI's BIT STRING contents, an RSAPublicKey for an RSA key.
+ */
+export function weakKey(publicKey: x509.PublicKey, subjectPublicKey: ArrayBuffer): string | null {
   let algorithm: Algorithm;
   try {
     algorithm = publicKey.algorithm;
@@ -42,7 +47,13 @@ export function weakKey(publicKey: x509.PublicKey): string | null {
     case "RSASSA-PKCS1-v1_5":
     case "RSA-PSS":
     case "RSA-OAEP": {
-      const bits = (algorithm as RsaKeyAlgorithm).modulusLength;
+      // @peculiar/x509's modulusLength counts whole bytes, so a 2047-bit modulus would read as 2048.
+      let bits: number;
+      try {
+        bits = modulusBits(subjectPublicKey);
+      } catch {
+        return "an unreadable RSA key";
+      }
       return bits >= 2048 ? null : `an RSA key of ${bits} bits`;
     }
     case "ECDSA":
@@ -56,6 +67,14 @@ export function weakKey(publicKey: x509.PublicKey): string | null {
     default:
       return `a ${algorithm.name} key`;
   }
+}
+
+/** The bit length of an RSAPublicKey's modulus: its DER INTEGER without leading zero bytes and the top byte's leading zero bits. */
+function modulusBits(rsaPublicKey: ArrayBuffer): number {
+  const modulus = new Uint8Array(AsnConvert.parse(rsaPublicKey, RSAPublicKey, { berOptions: { maxDepth: 4, maxNodes: 16 } }).modulus);
+  const first = modulus.findIndex((byte) => byte !== 0);
+  if (first === -1) return 0;
+  return (modulus.length - first - 1) * 8 + (32 - Math.clz32(modulus[first]!));
 }
 
 /** The sentence every weak-key message ends with. */
