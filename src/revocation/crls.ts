@@ -4,7 +4,8 @@ import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import { badRequest } from "../errors.ts";
 import type { Config } from "../config.ts";
 import { Metrics } from "../metrics/registry.ts";
-import { compileTrust, type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import { type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import { compileCrl } from "../pki/lib/crl.ts";
 import { fetchRevocationUrl, FetchRefused, type AllowedHosts, type Conditional, type FetchResult } from "./fetch.ts";
 
 /** The first retry after a failed fetch; each further failure doubles it, up to CRL_REFRESH_INTERVAL. */
@@ -77,24 +78,16 @@ export async function fetchForAttach(source: CrlSource, urls: readonly string[],
   );
 }
 
-/** The dates of a fetched body, through the same decoder as an uploaded CRL; a body that is not a CRL is a 400 naming the URL. */
+/** The dates of a fetched body (its signature is checked with the whole configuration), through the same decoder as an uploaded CRL; a body that is not a CRL is a 400 naming the URL. */
 async function decodeFetched(url: string, der: Uint8Array<ArrayBuffer>) {
   try {
-    const [crl] = (await compileTrust({ caCertificate: "", crls: null, fetchedCrls: [{ url, der }], ...NO_NAMES })).crls;
-    return { thisUpdate: crl!.thisUpdate, nextUpdate: crl!.nextUpdate };
+    const crl = await compileCrl(der, `CRL ${url}`, new Map());
+    return { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
   } catch (err) {
     if (err instanceof TrustConfigError) throw badRequest(err.message);
     throw err;
   }
 }
-
-const NO_NAMES = {
-  verifyClientCertificateChain: false,
-  allowedCommonNames: null,
-  allowedSubjectAltNames: null,
-  allowedOrganizations: null,
-  allowedOrganizationalUnits: null,
-};
 
 /** The stored CRLs of a configuration, as compileTrust takes them. */
 export async function loadFetchedCrls(db: Db, configId: string): Promise<FetchedCrl[]> {
