@@ -61,7 +61,13 @@ export const attachBody = z.strictObject({
   accessTokenNumUsesLimit: fields.accessTokenNumUsesLimit.default(0),
 });
 
-export const updateBody = z.strictObject(fields).partial();
+/** Each URL's last fetch, as GET answers it; read-only, so a PATCH of exactly what was read may carry it. */
+const crlUrlStatusSchema = z.array(z.object({ url: z.string(), lastFetchedAt: z.string(), status: z.string(), nextUpdate: z.string().nullable() }));
+
+export const updateBody = z
+  .strictObject({ ...fields, crlUrlStatus: crlUrlStatusSchema })
+  .partial()
+  .transform(({ crlUrlStatus: _readOnly, ...changes }) => changes);
 
 const settingsSchema = z
   .object({
@@ -75,7 +81,7 @@ const settingsSchema = z
     verifyClientCertificateChain: z.boolean(),
     crls: z.string().nullable(),
     crlUrls: z.array(z.string()).nullable(),
-    crlUrlStatus: z.array(z.object({ url: z.string(), lastFetchedAt: z.string(), status: z.string(), nextUpdate: z.string().nullable() })),
+    crlUrlStatus: crlUrlStatusSchema,
     bindTokensToCertificate: z.boolean(),
     accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number().optional() })),
     accessTokenTTL: z.number(),
