@@ -24,6 +24,7 @@ import { identityTokenAuthenticator } from "./tokens/authenticate.ts";
 import { Metrics } from "./metrics/registry.ts";
 import { observe } from "./metrics/middleware.ts";
 import { metricsRoutes } from "./metrics/routes.ts";
+import { crlSourceFor, type CrlSource } from "./revocation/crls.ts";
 
 export interface AppDeps {
   config: Config;
@@ -35,6 +36,8 @@ export interface AppDeps {
   signer: TokenSigner;
   /** In-memory counters behind GET /metrics; a fresh set when not given. */
   metrics?: Metrics;
+  /** Fetches CRL URLs at attach and PATCH; one from the configuration when not given. */
+  crlSource?: CrlSource;
   /** The login behind POST /api/v1/auth/tls-cert-auth/login; by default the database-backed one. */
   login?: Login;
 }
@@ -100,7 +103,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", loginRoutes({ config, login }));
   app.route("/", organizationRoutes(db));
   app.route("/", identityRoutes(db));
-  app.route("/", tlsCertAuthRoutes(db));
+  app.route("/", tlsCertAuthRoutes(db, deps.crlSource ?? crlSourceFor(config, metrics)));
   app.route("/", auditLogRoutes(db));
   app.route("/", tokenRoutes({ ...tokenDeps, adminTokenHash: deps.adminTokenHash, authenticateIdentityToken }));
 

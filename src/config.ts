@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseCidr, type Cidr } from "./net/ip.ts";
+import { parseAllowedHosts } from "./revocation/fetch.ts";
 
 /** Parsed once at start; nothing else reads the environment. */
 export type Config = z.infer<typeof configSchema>;
@@ -62,6 +63,18 @@ export const configSchema = z.object({
   LOGIN_RATE_LIMIT: intFrom(0, 1_000_000).default(200),
   MAX_TOKEN_TTL: intFrom(1, 315_360_000).default(7_776_000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  CRL_REFRESH_INTERVAL: intFrom(1, 31_536_000).default(3600),
+  REVOCATION_FETCH_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((value, ctx) => {
+      try {
+        return parseAllowedHosts(value);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
 

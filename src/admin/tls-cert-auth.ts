@@ -10,6 +10,7 @@ import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
+import { crlUrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
 
 const TTL_LIMIT = 315_360_000;
 const DEFAULT_TTL = 2_592_000;
@@ -32,6 +33,11 @@ const fields = {
   allowedOrganizationalUnits: nameList,
   verifyClientCertificateChain: z.boolean(),
   crls: z.string().min(1).nullable(),
+  crlUrls: z
+    .array(z.url({ protocol: /^https?$/, error: "must be an http or https URL" }).max(2048))
+    .max(8)
+    .refine((urls) => new Set(urls).size === urls.length, "must not repeat a URL")
+    .nullable(),
   bindTokensToCertificate: z.boolean(),
   accessTokenTrustedIps: trustedIpsInput,
   accessTokenTTL: ttl,
@@ -47,6 +53,7 @@ export const attachBody = z.strictObject({
   allowedOrganizationalUnits: fields.allowedOrganizationalUnits.optional(),
   verifyClientCertificateChain: fields.verifyClientCertificateChain.default(false),
   crls: fields.crls.optional(),
+  crlUrls: fields.crlUrls.optional(),
   bindTokensToCertificate: fields.bindTokensToCertificate.default(false),
   accessTokenTrustedIps: fields.accessTokenTrustedIps.default(ANYWHERE),
   accessTokenTTL: fields.accessTokenTTL.default(DEFAULT_TTL),
@@ -54,7 +61,13 @@ export const attachBody = z.strictObject({
   accessTokenNumUsesLimit: fields.accessTokenNumUsesLimit.default(0),
 });
 
-export const updateBody = z.strictObject(fields).partial();
+/** Each URL's last fetch, as GET answers it; read-only, so a PATCH of exactly what was read may carry it. */
+const crlUrlStatusSchema = z.array(z.object({ url: z.string(), lastFetchedAt: z.string(), status: z.string(), nextUpdate: z.string().nullable() }));
+
+export const updateBody = z
+  .strictObject({ ...fields, crlUrlStatus: crlUrlStatusSchema })
+  .partial()
+  .transform(({ crlUrlStatus: _readOnly, ...changes }) => changes);
 
 const settingsSchema = z
   .object({
@@ -67,6 +80,8 @@ const settingsSchema = z
     allowedOrganizationalUnits: z.array(z.string()).nullable(),
     verifyClientCertificateChain: z.boolean(),
     crls: z.string().nullable(),
+    crlUrls: z.array(z.string()).nullable(),
+    crlUrlStatus: crlUrlStatusSchema,
     bindTokensToCertificate: z.boolean(),
     accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number().optional() })),
     accessTokenTTL: z.number(),
@@ -78,8 +93,10 @@ const settingsSchema = z
   .openapi("IdentityTlsCertAuth");
 
 type SettingsRow = typeof identityTlsCertAuths.$inferSelect;
-export const presentTlsCertAuth = (row: SettingsRow) => ({
+/** The stored row, with each CRL URL's last fetch. */
+export const presentTlsCertAuth = async (db: Db, row: SettingsRow) => ({
   ...row,
+  crlUrlStatus: await crlUrlStatus(db, row.id),
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
 });
@@ -92,6 +109,7 @@ export function trustSettingsOf(row: TrustSettings): TrustSettings {
   return {
     caCertificate: row.caCertificate,
     crls: row.crls,
+    fetchedCrls: row.fetchedCrls,
     verifyClientCertificateChain: row.verifyClientCertificateChain,
     allowedCommonNames: row.allowedCommonNames,
     allowedSubjectAltNames: row.allowedSubjectAltNames,
@@ -127,7 +145,13 @@ async function findSettings(db: Db, identityId: string): Promise<SettingsRow> {
 }
 
 /** Attach (POST, `certauth tls-cert-auth attach`): the body is already validated by `attachBody`. */
-export async function attachTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string, body: z.infer<typeof attachBody>) {
+export async function attachTlsCertAuth(
+  db: Db,
+  principal: Principal | undefined,
+  identityId: string,
+  body: z.infer<typeof attachBody>,
+  crlSource: CrlSource,
+) {
   await loadManagedIdentity(db, principal, identityId);
   const values = {
     identityId,
@@ -138,16 +162,22 @@ export async function attachTlsCertAuth(db: Db, principal: Principal | undefined
     allowedOrganizationalUnits: body.allowedOrganizationalUnits ?? null,
     verifyClientCertificateChain: body.verifyClientCertificateChain,
     crls: body.crls ?? null,
+    crlUrls: body.crlUrls ?? null,
     bindTokensToCertificate: body.bindTokensToCertificate,
     accessTokenTrustedIps: toTrustedIps(body.accessTokenTrustedIps),
     accessTokenTTL: body.accessTokenTTL,
     accessTokenMaxTTL: body.accessTokenMaxTTL,
     accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
   };
-  await assertUsableSettings(values);
+  const fetched = await fetchForAttach(crlSource, values.crlUrls ?? [], new Date());
+  await assertUsableSettings({ ...values, fetchedCrls: fetched });
   try {
-    const [row] = await db.insert(identityTlsCertAuths).values(values).returning();
-    return presentTlsCertAuth(row!);
+    const row = await db.transaction(async (tx) => {
+      const [inserted] = await tx.insert(identityTlsCertAuths).values(values).returning();
+      await replaceFetchedCrls(tx, inserted!.id, fetched);
+      return inserted!;
+    });
+    return presentTlsCertAuth(db, row);
   } catch (err) {
     if (isUniqueViolation(err as unknown)) throw badRequest("TLS cert auth is already attached to this identity.");
     throw err;
@@ -156,11 +186,17 @@ export async function attachTlsCertAuth(db: Db, principal: Principal | undefined
 
 export async function getTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string) {
   await loadManagedIdentity(db, principal, identityId);
-  return presentTlsCertAuth(await findSettings(db, identityId));
+  return presentTlsCertAuth(db, await findSettings(db, identityId));
 }
 
 /** Partial update; the merged settings must pass the same checks as an attach. */
-export async function updateTlsCertAuth(db: Db, principal: Principal | undefined, identityId: string, body: z.infer<typeof updateBody>) {
+export async function updateTlsCertAuth(
+  db: Db,
+  principal: Principal | undefined,
+  identityId: string,
+  body: z.infer<typeof updateBody>,
+  crlSource: CrlSource,
+) {
   await loadManagedIdentity(db, principal, identityId);
   const current = await findSettings(db, identityId);
   const { accessTokenTrustedIps, ...rest } = body;
@@ -168,16 +204,22 @@ export async function updateTlsCertAuth(db: Db, principal: Principal | undefined
     ...rest,
     ...(accessTokenTrustedIps ? { accessTokenTrustedIps: toTrustedIps(accessTokenTrustedIps) } : {}),
   };
-  await assertUsableSettings({ ...current, ...changes });
-  const [row] = await db
-    .update(identityTlsCertAuths)
-    // updated_at is the settings' version (trust cache key; checked when a login's token is written):
-    // every update moves it forward, even two in the same microsecond.
-    .set({ ...changes, updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')` })
-    .where(eq(identityTlsCertAuths.id, current.id))
-    .returning();
+  // New URLs are all fetched again; unchanged ones keep the CRLs stored for them.
+  const fetched = changes.crlUrls !== undefined ? await fetchForAttach(crlSource, changes.crlUrls ?? [], new Date()) : null;
+  await assertUsableSettings({ ...current, ...changes, fetchedCrls: fetched ?? (await loadFetchedCrls(db, current.id)) });
+  const row = await db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(identityTlsCertAuths)
+      // updated_at is the settings' version (trust cache key; checked when a login's token is written):
+      // every update moves it forward, even two in the same microsecond.
+      .set({ ...changes, updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')` })
+      .where(eq(identityTlsCertAuths.id, current.id))
+      .returning();
+    if (updated && fetched) await replaceFetchedCrls(tx, updated.id, fetched);
+    return updated;
+  });
   if (!row) throw notFound(NOT_ATTACHED);
-  return presentTlsCertAuth(row);
+  return presentTlsCertAuth(db, row);
 }
 
 /** Detaches TLS cert auth and deletes every token the identity got from it, in one transaction. */
@@ -193,10 +235,10 @@ export async function revokeTlsCertAuth(db: Db, principal: Principal | undefined
     return deleted;
   });
   if (!row) throw notFound(NOT_ATTACHED);
-  return presentTlsCertAuth(row);
+  return { ...row, crlUrlStatus: [], createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
-export function tlsCertAuthRoutes(db: Db) {
+export function tlsCertAuthRoutes(db: Db, crlSource: CrlSource) {
   const router = createRouter();
 
   router.openapi(
@@ -210,7 +252,7 @@ export function tlsCertAuthRoutes(db: Db) {
       responses: { ...jsonOk(answer), ...errorResponses },
     }),
     async (c) => {
-      const row = await attachTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"));
+      const row = await attachTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"), crlSource);
       return c.json({ identityTlsCertAuth: row }, 200);
     },
   );
@@ -237,7 +279,7 @@ export function tlsCertAuthRoutes(db: Db) {
       responses: { ...jsonOk(answer), ...errorResponses },
     }),
     async (c) => {
-      const row = await updateTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"));
+      const row = await updateTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"), crlSource);
       return c.json({ identityTlsCertAuth: row }, 200);
     },
   );

@@ -8,6 +8,7 @@ import { hostRuntime } from "../server/runtime.ts";
 import { createOrganization } from "../admin/organizations.ts";
 import { createIdentity } from "../admin/identities.ts";
 import { attachBody, attachTlsCertAuth } from "../admin/tls-cert-auth.ts";
+import { crlSourceFor } from "../revocation/crls.ts";
 import { OPERATOR, validate } from "./admin.ts";
 import { CliError, stringOption, type Command } from "./command.ts";
 import { makeDevPki } from "./dev-pki.ts";
@@ -117,7 +118,7 @@ export const quickstartCommands: Command[] = [
       const { db } = service.database;
       const org = await createOrganization(db, OPERATOR, { name: "Quickstart", slug: "quickstart" });
       const identity = await createIdentity(db, OPERATOR, { name: CLIENT_NAME, organizationId: org.id, role: "member" });
-      await attachTlsCertAuth(db, OPERATOR, identity.id, validate(attachBody, { caCertificate: ca, allowedCommonNames: CLIENT_NAME }));
+      await attachTlsCertAuth(db, OPERATOR, identity.id, validate(attachBody, { caCertificate: ca, allowedCommonNames: CLIENT_NAME }), crlSourceFor(service.config));
       const runtime = hostRuntime();
       const server = await listen(runtime, service);
       const login = await mtlsLogin(server.port, identity.id, { ca, cert: clientCert, key: clientKey }).catch(async (err) => {

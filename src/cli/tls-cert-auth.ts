@@ -7,12 +7,14 @@ import {
   updateBody,
   updateTlsCertAuth,
 } from "../admin/tls-cert-auth.ts";
+import { crlSourceFor } from "../revocation/crls.ts";
 import { OPERATOR, validate } from "./admin.ts";
 import { CliError, formatRecord, output, requiredArg, stringOption, withDatabase, type Command, type CommandContext, type OptionSpec } from "./command.ts";
 
 const settingOptions: Record<string, OptionSpec> = {
   "ca-file": { type: "string", value: "<file>", multiple: true, description: "PEM file with one or several CA certificates" },
   "crl-file": { type: "string", value: "<file>", multiple: true, description: "PEM file with one or several CRLs (no size limit here)" },
+  "crl-url": { type: "string", value: "<url>", multiple: true, description: "http(s) URL of a CRL, fetched now and refreshed by the service (up to 8)" },
   "allowed-common-names": { type: "string", value: "<a,b>", description: "allowed subject CNs, comma-separated; * globs within a label" },
   "allowed-sans": { type: "string", value: "<list>", description: "allowed SANs, comma-separated: dns:…, ip:…, email:…, uri:…" },
   "allowed-organizations": { type: "string", value: "<list>", description: "allowed subject O values, comma-separated" },
@@ -29,6 +31,7 @@ const updateOnlyOptions: Record<string, OptionSpec> = {
   "no-verify-chain": { type: "boolean", description: "turn chain verification off" },
   "no-bind-tokens": { type: "boolean", description: "stop binding new tokens to the certificate" },
   "no-crls": { type: "boolean", description: "remove every CRL" },
+  "no-crl-urls": { type: "boolean", description: "remove every CRL URL" },
 };
 
 const listHelp = "An empty list value (--allowed-sans '') clears that allow-list on update.";
@@ -56,6 +59,11 @@ function list(ctx: CommandContext, name: string): string[] | null | undefined {
   return items.length ? items : null;
 }
 
+function urls(ctx: CommandContext, name: string): string[] | undefined {
+  const values = ctx.values[name];
+  return Array.isArray(values) && values.length ? values.map(String) : undefined;
+}
+
 /** Digits become a number; anything else goes to the schema as is, which names the field in its refusal. */
 function integer(ctx: CommandContext, name: string): number | string | undefined {
   const value = stringOption(ctx, name);
@@ -75,6 +83,7 @@ function settingsFrom(ctx: CommandContext) {
   const body: Record<string, unknown> = {
     caCertificate: readPemFiles(ctx, "ca-file"),
     crls: ctx.values["no-crls"] === true ? null : readPemFiles(ctx, "crl-file"),
+    crlUrls: ctx.values["no-crl-urls"] === true ? null : urls(ctx, "crl-url"),
     allowedCommonNames: commonNames === undefined ? undefined : commonNames.trim() === "" ? null : commonNames,
     allowedSubjectAltNames: list(ctx, "allowed-sans"),
     allowedOrganizations: list(ctx, "allowed-organizations"),
@@ -118,7 +127,9 @@ export const tlsCertAuthCommands: Command[] = [
       const settings = settingsFrom(ctx);
       if (settings.caCertificate === undefined) throw new CliError("--ca-file is required", 2);
       const body = validate(attachBody, settings);
-      const config = await withDatabase(ctx.env, (database) => attachTlsCertAuth(database.db, OPERATOR, identityId, body));
+      const config = await withDatabase(ctx.env, (database, config) =>
+        attachTlsCertAuth(database.db, OPERATOR, identityId, body, crlSourceFor(config)),
+      );
       show(ctx, `Attached TLS cert auth to identity ${identityId}`, config);
     },
   },
@@ -142,7 +153,9 @@ export const tlsCertAuthCommands: Command[] = [
       const identityId = requiredArg(ctx, 0, "identityId");
       const body = validate(updateBody, settingsFrom(ctx));
       if (Object.keys(body).length === 0) throw new CliError("nothing to update: give at least one option", 2);
-      const config = await withDatabase(ctx.env, (database) => updateTlsCertAuth(database.db, OPERATOR, identityId, body));
+      const config = await withDatabase(ctx.env, (database, config) =>
+        updateTlsCertAuth(database.db, OPERATOR, identityId, body, crlSourceFor(config)),
+      );
       show(ctx, `Updated TLS cert auth of identity ${identityId}`, config);
     },
   },

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import {
   boolean,
+  customType,
   check,
   index,
   integer,
@@ -76,6 +77,7 @@ export const identityTlsCertAuths = pgTable("identity_tls_cert_auths", {
   allowedOrganizationalUnits: jsonb("allowed_organizational_units").$type<string[]>(),
   verifyClientCertificateChain: boolean("verify_client_certificate_chain").notNull().default(false),
   crls: text("crls"),
+  crlUrls: jsonb("crl_urls").$type<string[]>(),
   bindTokensToCertificate: boolean("bind_tokens_to_certificate").notNull().default(false),
   accessTokenTrustedIps: jsonb("access_token_trusted_ips").$type<TrustedIp[]>().notNull(),
   accessTokenTTL: integer("access_token_ttl").notNull(),
@@ -143,4 +145,32 @@ export const auditLogs = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index("audit_logs_identity_created_idx").on(t.identityId, t.createdAt), index("audit_logs_created_idx").on(t.createdAt)],
+);
+
+const bytea = customType<{ data: Uint8Array<ArrayBuffer>; driverData: Uint8Array }>({
+  dataType: () => "bytea",
+  fromDriver: (value) => new Uint8Array(value),
+});
+
+/** The last good CRL fetched from each of a configuration's `crlUrls`, shared by every instance. */
+export const fetchedCrls = pgTable(
+  "fetched_crls",
+  {
+    configId: uuid("config_id")
+      .notNull()
+      .references(() => identityTlsCertAuths.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    der: bytea("der").notNull(),
+    etag: text("etag"),
+    lastModified: text("last_modified"),
+    thisUpdate: timestamp("this_update", { withTimezone: true, mode: "date" }).notNull(),
+    nextUpdate: timestamp("next_update", { withTimezone: true, mode: "date" }),
+    lastFetchedAt: timestamp("last_fetched_at", { withTimezone: true, mode: "date" }).notNull(),
+    /** "ok", "not_modified", or the sentence of the last failure. */
+    lastStatus: text("last_status").notNull(),
+    failures: integer("failures").notNull().default(0),
+    /** When an instance may claim the next fetch (claimed by moving it forward). */
+    nextFetchAt: timestamp("next_fetch_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.configId, t.url] }), index("fetched_crls_next_fetch_idx").on(t.nextFetchAt)],
 );

@@ -3,6 +3,7 @@ import { trustSettingsOf } from "../admin/tls-cert-auth.ts";
 import type { Db } from "../db/client.ts";
 import { identityTlsCertAuths } from "../db/schema.ts";
 import { verifyDecoded, type DecodedLeaf, type TrustCache } from "../pki/index.ts";
+import { loadFetchedCrls } from "../revocation/crls.ts";
 import { refusedChain, tlsCertAuthNotAttached } from "./refusals.ts";
 
 /** Judges the chain against the TLS cert auth at `version`; throws the refusal. */
@@ -21,5 +22,5 @@ export async function verify(
 async function loadTrustSettings(db: Db, id: string) {
   const [row] = await db.select().from(identityTlsCertAuths).where(eq(identityTlsCertAuths.id, id)).limit(1);
   if (!row) throw tlsCertAuthNotAttached();
-  return trustSettingsOf(row);
+  return { ...trustSettingsOf(row), fetchedCrls: await loadFetchedCrls(db, id) };
 }

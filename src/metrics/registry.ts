@@ -47,6 +47,8 @@ export class Metrics {
   tokensRevoked = 0;
   /** Refused uses of an access token, by reason code (token_revoked, uses_exhausted, ip_not_trusted, …). */
   readonly tokenRefusals = new LabeledCounter();
+  /** CRL and OCSP fetches by kind (crl) × result (ok, not_modified, failed). */
+  readonly revocationFetches = new LabeledCounter();
   /** HTTP responses by status code. */
   readonly responses = new LabeledCounter();
 }
@@ -96,6 +98,12 @@ export function exposition(metrics: Metrics, gauges: Sample[]): string {
       help: "Uses of an access token refused, by reason code.",
       type: "counter",
       values: counterOver(metrics.tokenRefusals, "reason"),
+    },
+    {
+      name: "certauth_revocation_fetches_total",
+      help: "Revocation fetches by kind (crl) and result (ok, not_modified, failed).",
+      type: "counter",
+      values: counterOver(metrics.revocationFetches, "kind", "result"),
     },
     { name: "certauth_http_responses_total", help: "HTTP responses by status code.", type: "counter", values: counterOver(metrics.responses, "status") },
     ...gauges,

@@ -6,6 +6,7 @@ import { unauthorized } from "../errors.ts";
 import { createRouter, errorResponses } from "../http/router.ts";
 import { withTimeout } from "../status/routes.ts";
 import { VERSION } from "../version.ts";
+import { soonestNextUpdate } from "../revocation/crls.ts";
 import { exposition, type Metrics, type Sample } from "./registry.ts";
 
 interface MemoryUsage {
@@ -36,6 +37,15 @@ async function gauges(database: Database, startedAt: number): Promise<Sample[]> 
     },
     { name: "certauth_process_start_time_seconds", help: "When this app instance started, Unix time.", type: "gauge", values: [{ value: startedAt }] },
   ];
+  const soonest = await withTimeout(soonestNextUpdate(database.db), 1000).catch(() => null);
+  if (soonest) {
+    samples.push({
+      name: "certauth_crl_next_update_seconds",
+      help: "Seconds from now to the soonest nextUpdate of any CRL fetched from a URL (negative once past).",
+      type: "gauge",
+      values: [{ value: Math.round((soonest.getTime() - Date.now()) / 1000) }],
+    });
+  }
   const memory = memoryUsage();
   if (memory) {
     samples.push(

@@ -47,7 +47,7 @@ export function assertCryptoPolicy(trust: CompiledTrust): void {
   }
   for (const crl of trust.crls) {
     if (crl.weakSignature) {
-      throw new TrustConfigError(`CRL #${crl.position} is signed with ${crl.weakSignature}; certauth does not accept MD5 or SHA-1 signatures.`);
+      throw new TrustConfigError(`${crl.name} is signed with ${crl.weakSignature}; certauth does not accept MD5 or SHA-1 signatures.`);
     }
   }
 }
@@ -88,8 +88,10 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
   const crls: CompiledCrl[] = [];
   if (settings.crls != null && settings.crls.trim() !== "") {
     const blocks = parsePemCrlBlocks(settings.crls);
-    for (let i = 0; i < blocks.length; i++) crls.push(await compileCrl(blocks[i]!, i + 1, anchorsBySubject));
+    for (let i = 0; i < blocks.length; i++) crls.push(await compileCrl(blocks[i]!, `CRL #${i + 1}`, anchorsBySubject));
   }
+  // A CRL fetched from a URL goes through exactly the checks of an uploaded one.
+  for (const fetched of settings.fetchedCrls ?? []) crls.push(await compileCrl(fetched.der, `CRL ${fetched.url}`, anchorsBySubject));
 
   return {
     id: crypto.randomUUID(),

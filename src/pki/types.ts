@@ -4,11 +4,19 @@ import type { CertificateReason } from "../reasons.ts";
 export interface TrustSettings {
   caCertificate: string;
   crls: string | null;
+  /** The last good CRL fetched from each of `crlUrls`. */
+  fetchedCrls?: readonly FetchedCrl[];
   verifyClientCertificateChain: boolean;
   allowedCommonNames: string | null;
   allowedSubjectAltNames: string[] | null;
   allowedOrganizations: string[] | null;
   allowedOrganizationalUnits: string[] | null;
+}
+
+/** A CRL's DER as last fetched from its URL. */
+export interface FetchedCrl {
+  url: string;
+  der: Uint8Array<ArrayBuffer>;
 }
 
 /** What the audit log and tokens need to know about the presented leaf. */

@@ -12,6 +12,9 @@ import { KeyEncryption, KeyStore } from "../tokens/key-store.ts";
 import { createSigner, type TokenSigner } from "../tokens/signer.ts";
 import { nodeSign } from "../adapters/node-sign.ts";
 import type { TlsMaterial } from "../adapters/serve.ts";
+import { Metrics } from "../metrics/registry.ts";
+import { crlSourceFor } from "../revocation/crls.ts";
+import { CrlRefresher } from "../revocation/refresher.ts";
 
 export interface Service {
   app: App;
@@ -21,6 +24,8 @@ export interface Service {
   tls: TlsMaterial;
   /** Token signing keys; `signer.rotate` is key rotation. */
   signer: TokenSigner;
+  /** Fetches CRL URLs again when due; started here, stopped before the database closes. */
+  crlRefresher: CrlRefresher;
 }
 
 /** Reads the configuration and files, opens and migrates the database, and builds the app. */
@@ -40,8 +45,12 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
     const clock = () => new Date();
     const keys = new KeyStore(database.db, await KeyEncryption.fromSecret(keyEncryptionKey(config)));
     const signer = await createSigner({ alg: config.TOKEN_SIGNING_ALG, keys, authSecret: config.AUTH_SECRET, clock, nativeSign: nodeSign });
-    const app = createApp({ config, database, log, clock, adminTokenHash, signer });
-    return { app, config, database, log, tls, signer };
+    const metrics = new Metrics();
+    const crlSource = crlSourceFor(config, metrics);
+    const app = createApp({ config, database, log, clock, adminTokenHash, signer, metrics, crlSource });
+    const crlRefresher = new CrlRefresher(database.db, crlSource, log);
+    crlRefresher.start();
+    return { app, config, database, log, tls, signer, crlRefresher };
   } catch (err) {
     await database.close().catch(() => {});
     throw err;

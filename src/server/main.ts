@@ -55,6 +55,7 @@ export function stopOnSignal(service: Service, server: Listening): void {
     const drained = await settleWithin(server.close(), SHUTDOWN_GRACE_MS);
     if (drained === "timeout") log.warn("requests still in flight after the grace period; exiting anyway");
     if (drained === "failed") code = 1;
+    await service.crlRefresher.stop();
     if ((await settleWithin(database.close(), 5000)) !== "done") code = 1;
     log.info("stopped", { code });
     process.exit(code);

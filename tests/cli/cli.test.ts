@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -128,6 +130,24 @@ describe("certauth against the server's database", () => {
     expect(identityTlsCertAuth).toMatchObject({ crls: null, allowedCommonNames: null, accessTokenTTL: 600 });
     const nothing = await cli(env, "tls-cert-auth", "update", identityId);
     expect(nothing.code).toBe(2);
+  }, 60_000);
+
+  it("updates --crl-url (repeatable): fetches each CRL now, and --no-crl-urls removes them", async () => {
+    const crl = await makeCrl({ issuer: ca, revoked: [] });
+    const server = createServer((req, res) => (req.url?.endsWith(".crl") ? res.writeHead(200).end(crl.der) : res.writeHead(404).end()));
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { identityTlsCertAuth } = await cliJson(env, "tls-cert-auth", "update", identityId, "--crl-url", `${base}/a.crl`, "--crl-url", `${base}/b.crl`);
+      expect(identityTlsCertAuth.crlUrls).toEqual([`${base}/a.crl`, `${base}/b.crl`]);
+      expect(identityTlsCertAuth.crlUrlStatus.map((s: { status: string }) => s.status)).toEqual(["ok", "ok"]);
+      const missing = await cli(env, "tls-cert-auth", "update", identityId, "--crl-url", `${base}/missing`);
+      expect(missing.err.trim()).toBe(`certauth: The CRL at ${base}/missing could not be fetched: it answered HTTP 404.`);
+      const removed = await cliJson(env, "tls-cert-auth", "update", identityId, "--no-crl-urls");
+      expect(removed.identityTlsCertAuth).toMatchObject({ crlUrls: null, crlUrlStatus: [] });
+    } finally {
+      server.close();
+    }
   }, 60_000);
 
   let accessToken: string;

@@ -46,6 +46,7 @@ export async function startService(
     call: (path, options) => call(url, path, options),
     async stop() {
       await server.close();
+      await service.crlRefresher.stop();
       await service.database.close();
       if (!database) await db.drop();
       rmSync(dataDir, { recursive: true, force: true });

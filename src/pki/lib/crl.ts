@@ -8,8 +8,8 @@ import { nameKey, normalizeSerial, toHex } from "./names.ts";
 
 /** A configured CRL, decoded once per configuration version. */
 export interface CompiledCrl {
-  /** 1-based position in the configured PEM, for messages. */
-  position: number;
+  /** How messages name it: "CRL #2" (its position in the configured PEM) or "CRL <url>". */
+  name: string;
   issuer: string;
   issuerKey: string;
   thisUpdate: Date;
@@ -46,7 +46,7 @@ export async function isCrlSignedBy(crl: x509.X509Crl, issuer: ParsedCertificate
  */
 export async function compileCrl(
   der: Uint8Array<ArrayBuffer>,
-  position: number,
+  name: string,
   anchorsBySubject: ReadonlyMap<string, ParsedCertificate[]>,
 ): Promise<CompiledCrl> {
   let crl: StructuredCrl;
@@ -63,7 +63,7 @@ export async function compileCrl(
     thisUpdate = crl.thisUpdate;
     nextUpdate = crl.nextUpdate ?? null;
   } catch {
-    throw new TrustConfigError(`CRL #${position} could not be decoded as an X.509 CRL.`);
+    throw new TrustConfigError(`${name} could not be decoded as an X.509 CRL.`);
   }
   const signedByAnchors = new Set<string>();
   const namesakes = anchorsBySubject.get(issuerKey) ?? [];
@@ -72,7 +72,7 @@ export async function compileCrl(
   }
   if (namesakes.length && !signedByAnchors.size) {
     throw new TrustConfigError(
-      `CRL #${position} names the configured CA "${crl.issuer}" as its issuer, but its signature does not verify with that CA's key.`,
+      `${name} names the configured CA "${crl.issuer}" as its issuer, but its signature does not verify with that CA's key.`,
     );
   }
   // The decoded entries (several objects per serial, which every full collection walks) are not needed any more:
@@ -81,7 +81,7 @@ export async function compileCrl(
   const structure = crl.structure;
   if (structure.tbsCertListRaw) structure.tbsCertList.revokedCertificates = undefined;
   return {
-    position,
+    name,
     issuer: crl.issuer,
     issuerKey,
     thisUpdate,

@@ -25,7 +25,7 @@ export async function checkRevocation(
       if (applies === "forged") {
         return {
           reason: "certificate_revoked",
-          message: `CRL #${crl.position} names "${crl.issuer}" as its issuer but does not verify with that CA's key, so revocation cannot be checked.`,
+          message: `${crl.name} names "${crl.issuer}" as its issuer but does not verify with that CA's key, so revocation cannot be checked.`,
         };
       }
       if (!applies) continue;
@@ -34,13 +34,13 @@ export async function checkRevocation(
       if (crl.nextUpdate !== null && now.getTime() > crl.nextUpdate.getTime()) {
         return {
           reason: "crl_expired",
-          message: `CRL #${crl.position} from "${crl.issuer}" expired at ${crl.nextUpdate.toISOString()}; a fresh CRL must be configured.`,
+          message: `${crl.name} from "${crl.issuer}" expired at ${crl.nextUpdate.toISOString()}; a fresh CRL must be configured.`,
         };
       }
       if (crl.revoked.has(cert.serial)) {
         return {
           reason: "certificate_revoked",
-          message: `The certificate "${cert.subject}" (serial ${cert.serial}) is listed in CRL #${crl.position}.`,
+          message: `The certificate "${cert.subject}" (serial ${cert.serial}) is listed in ${crl.name}.`,
         };
       }
     }

@@ -20,6 +20,6 @@ export function checkCrlSignatureAlgorithm(crl: CompiledCrl): RuleResult {
   if (crl.weakSignature === null) return null;
   return {
     reason: "weak_signature_algorithm",
-    message: `CRL #${crl.position} from "${crl.issuer}" is signed with ${crl.weakSignature}, which certauth does not accept.`,
+    message: `${crl.name} from "${crl.issuer}" is signed with ${crl.weakSignature}, which certauth does not accept.`,
   };
 }

@@ -1,0 +1,128 @@
+import { eq, min, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
+import { badRequest } from "../errors.ts";
+import type { Config } from "../config.ts";
+import { Metrics } from "../metrics/registry.ts";
+import { type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import { compileCrl } from "../pki/lib/crl.ts";
+import { fetchRevocationUrl, FetchRefused, type AllowedHosts, type Conditional, type FetchResult } from "./fetch.ts";
+
+/** The first retry after a failed fetch; each further failure doubles it, up to CRL_REFRESH_INTERVAL. */
+const FIRST_RETRY_SECONDS = 30;
+
+/** Fetches CRLs under the outbound rules and counts each fetch in certauth_revocation_fetches_total. */
+export class CrlSource {
+  constructor(
+    readonly allowed: AllowedHosts,
+    /** CRL_REFRESH_INTERVAL, seconds. */
+    readonly intervalSeconds: number,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async fetch(url: string, conditional: Conditional = {}): Promise<FetchResult> {
+    try {
+      const result = await fetchRevocationUrl(url, this.allowed, conditional);
+      this.metrics.revocationFetches.inc("crl", result.status === 304 ? "not_modified" : "ok");
+      return result;
+    } catch (err) {
+      this.metrics.revocationFetches.inc("crl", "failed");
+      throw err;
+    }
+  }
+
+  /** When the next fetch is due: before nextUpdate (a tenth of the CRL's validity ahead), at most an interval away. */
+  nextFetchAt(now: Date, thisUpdate: Date, nextUpdate: Date | null): Date {
+    const interval = this.intervalSeconds * 1000;
+    let due = now.getTime() + interval;
+    if (nextUpdate) due = Math.min(due, nextUpdate.getTime() - (nextUpdate.getTime() - thisUpdate.getTime()) / 10);
+    return new Date(Math.max(due, now.getTime() + Math.min(interval, FIRST_RETRY_SECONDS * 1000)));
+  }
+
+  /** Exponential back-off after `failures` failed fetches in a row. */
+  retryAt(now: Date, failures: number): Date {
+    const seconds = Math.min(this.intervalSeconds, FIRST_RETRY_SECONDS * 2 ** Math.min(failures - 1, 20));
+    return new Date(now.getTime() + seconds * 1000);
+  }
+}
+
+/** What an attach or PATCH stores for one URL. */
+export type FetchedRow = typeof fetchedCrls.$inferInsert;
+
+/** Fetches every URL for an attach or PATCH; a failure is a 400 naming the URL. */
+export async function fetchForAttach(source: CrlSource, urls: readonly string[], now: Date): Promise<Omit<FetchedRow, "configId">[]> {
+  return Promise.all(
+    urls.map(async (url) => {
+      let result: FetchResult;
+      try {
+        result = await source.fetch(url);
+      } catch (err) {
+        if (err instanceof FetchRefused) throw badRequest(`The CRL at ${url} could not be fetched: ${err.message}.`);
+        throw err;
+      }
+      if (result.status !== 200) throw badRequest(`The CRL at ${url} could not be fetched: it answered HTTP ${result.status}.`);
+      const { thisUpdate, nextUpdate } = await decodeFetched(url, result.body);
+      return {
+        url,
+        der: result.body,
+        etag: result.etag,
+        lastModified: result.lastModified,
+        thisUpdate,
+        nextUpdate,
+        lastFetchedAt: now,
+        lastStatus: "ok",
+        failures: 0,
+        nextFetchAt: source.nextFetchAt(now, thisUpdate, nextUpdate),
+      };
+    }),
+  );
+}
+
+/** The dates of a fetched body (its signature is checked with the whole configuration), through the same decoder as an uploaded CRL; a body that is not a CRL is a 400 naming the URL. */
+async function decodeFetched(url: string, der: Uint8Array<ArrayBuffer>) {
+  try {
+    const crl = await compileCrl(der, `CRL ${url}`, new Map());
+    return { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
+  } catch (err) {
+    if (err instanceof TrustConfigError) throw badRequest(err.message);
+    throw err;
+  }
+}
+
+/** The stored CRLs of a configuration, as compileTrust takes them. */
+export async function loadFetchedCrls(db: Db, configId: string): Promise<FetchedCrl[]> {
+  return db.select({ url: fetchedCrls.url, der: fetchedCrls.der }).from(fetchedCrls).where(eq(fetchedCrls.configId, configId)).orderBy(fetchedCrls.url);
+}
+
+/** Replaces the stored CRLs of a configuration with `rows` (inside the attach or PATCH transaction). */
+export async function replaceFetchedCrls(db: Db, configId: string, rows: Omit<FetchedRow, "configId">[]): Promise<void> {
+  await db.delete(fetchedCrls).where(eq(fetchedCrls.configId, configId));
+  if (rows.length) await db.insert(fetchedCrls).values(rows.map((row) => ({ ...row, configId })));
+}
+
+/** Each URL's last fetch, for GET. */
+export async function crlUrlStatus(db: Db, configId: string) {
+  const rows = await db
+    .select({ url: fetchedCrls.url, lastFetchedAt: fetchedCrls.lastFetchedAt, status: fetchedCrls.lastStatus, nextUpdate: fetchedCrls.nextUpdate })
+    .from(fetchedCrls)
+    .where(eq(fetchedCrls.configId, configId))
+    .orderBy(fetchedCrls.url);
+  return rows.map((row) => ({ ...row, lastFetchedAt: row.lastFetchedAt.toISOString(), nextUpdate: row.nextUpdate?.toISOString() ?? null }));
+}
+
+/** The soonest nextUpdate of any fetched CRL, for certauth_crl_next_update_seconds. */
+export async function soonestNextUpdate(db: Db): Promise<Date | null> {
+  const [row] = await db.select({ soonest: min(fetchedCrls.nextUpdate) }).from(fetchedCrls);
+  return row?.soonest ?? null;
+}
+
+/** Moves a configuration's version forward, so every instance's TrustCache compiles the new CRL. */
+export const bumpVersion = (db: Db, configId: string) =>
+  db
+    .update(identityTlsCertAuths)
+    .set({ updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')` })
+    .where(eq(identityTlsCertAuths.id, configId));
+
+/** The CrlSource a configuration describes (the CLI's has its own, unscraped counters). */
+export const crlSourceFor = (config: Config, metrics: Metrics = new Metrics()) =>
+  new CrlSource(config.REVOCATION_FETCH_ALLOWED_HOSTS, config.CRL_REFRESH_INTERVAL, metrics);

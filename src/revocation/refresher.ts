@@ -1,0 +1,132 @@
+import { and, eq, lte, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
+import type { Logger } from "../log.ts";
+import { compileTrust } from "../pki/index.ts";
+import { bumpVersion, type CrlSource } from "./crls.ts";
+
+/** How long a claimed fetch is this instance's; past it (the instance died mid-fetch) another may claim the row. */
+const CLAIM_SECONDS = 120;
+/** Rows claimed per round, so one slow round cannot hold many rows. */
+const ROWS_PER_ROUND = 16;
+/** How often the service looks for due CRLs at most. */
+const TICK_SECONDS = 30;
+
+/**
+ * Fetches stored CRLs again when due. Instances sharing a database claim a due row by moving its
+ * next_fetch_at forward in one UPDATE: PostgreSQL re-checks the WHERE on the row a concurrent claim
+ * committed, so exactly one instance fetches it per interval. Logins never wait on this.
+ */
+export class CrlRefresher {
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #round: Promise<number> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly source: CrlSource,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const tick = () => {
+      this.#round ??= this.refreshDue(new Date())
+        .catch((err) => {
+          this.log.warn("CRL refresh round failed", { error: (err as Error).message });
+          return 0;
+        })
+        .finally(() => (this.#round = undefined));
+    };
+    this.#timer = setInterval(tick, Math.min(this.source.intervalSeconds, TICK_SECONDS) * 1000);
+    this.#timer.unref?.();
+  }
+
+  /** Stops the timer and waits for a round under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#round;
+  }
+
+  /** Fetches every CRL due at `now` that this instance claims; answers how many it fetched. */
+  async refreshDue(now: Date): Promise<number> {
+    const due = this.db
+      .select({ configId: fetchedCrls.configId, url: fetchedCrls.url })
+      .from(fetchedCrls)
+      .where(lte(fetchedCrls.nextFetchAt, now))
+      .limit(ROWS_PER_ROUND);
+    const claimed = await this.db
+      .update(fetchedCrls)
+      .set({ nextFetchAt: new Date(now.getTime() + CLAIM_SECONDS * 1000) })
+      .where(and(lte(fetchedCrls.nextFetchAt, now), sql`(${fetchedCrls.configId}, ${fetchedCrls.url}) in (${due})`))
+      .returning();
+    for (const row of claimed) await this.#refresh(row, now);
+    return claimed.length;
+  }
+
+  async #refresh(row: typeof fetchedCrls.$inferSelect, now: Date): Promise<void> {
+    const key = and(eq(fetchedCrls.configId, row.configId), eq(fetchedCrls.url, row.url));
+    try {
+      const result = await this.source.fetch(row.url, { etag: row.etag, lastModified: row.lastModified });
+      if (result.status === 304) {
+        await this.db
+          .update(fetchedCrls)
+          .set({ lastFetchedAt: now, lastStatus: "not_modified", failures: 0, nextFetchAt: this.source.nextFetchAt(now, row.thisUpdate, row.nextUpdate) })
+          .where(key);
+        return;
+      }
+      const crl = await this.#verify(row.configId, row.url, result.body);
+      const changed = !sameBytes(result.body, row.der);
+      await this.db.transaction(async (tx) => {
+        await tx
+          .update(fetchedCrls)
+          .set({
+            der: result.body,
+            etag: result.etag,
+            lastModified: result.lastModified,
+            thisUpdate: crl.thisUpdate,
+            nextUpdate: crl.nextUpdate,
+            lastFetchedAt: now,
+            lastStatus: "ok",
+            failures: 0,
+            nextFetchAt: this.source.nextFetchAt(now, crl.thisUpdate, crl.nextUpdate),
+          })
+          .where(key);
+        if (changed) await bumpVersion(tx, row.configId);
+      });
+    } catch (err) {
+      // The last good CRL stays; past its nextUpdate, logins fail closed with crl_expired.
+      const failures = row.failures + 1;
+      const status = `failed: ${(err as Error).message}`.slice(0, 512);
+      this.log.warn("CRL fetch failed", { url: row.url, failures, error: (err as Error).message });
+      await this.db
+        .update(fetchedCrls)
+        .set({ lastFetchedAt: now, lastStatus: status, failures, nextFetchAt: this.source.retryAt(now, failures) })
+        .where(key);
+    }
+  }
+
+  /** The configuration's compile path with the new body in place of the stored one: verified exactly like an upload. */
+  async #verify(configId: string, url: string, der: Uint8Array<ArrayBuffer>) {
+    const [config] = await this.db
+      .select({ caCertificate: identityTlsCertAuths.caCertificate })
+      .from(identityTlsCertAuths)
+      .where(eq(identityTlsCertAuths.id, configId));
+    if (!config) throw new Error("the configuration is gone");
+    const trust = await compileTrust({
+      caCertificate: config.caCertificate,
+      crls: null,
+      fetchedCrls: [{ url, der }],
+      verifyClientCertificateChain: false,
+      allowedCommonNames: null,
+      allowedSubjectAltNames: null,
+      allowedOrganizations: null,
+      allowedOrganizationalUnits: null,
+    });
+    return trust.crls[0]!;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
