@@ -24,6 +24,7 @@ import { identityTokenAuthenticator } from "./tokens/authenticate.ts";
 import { Metrics } from "./metrics/registry.ts";
 import { observe } from "./metrics/middleware.ts";
 import { metricsRoutes } from "./metrics/routes.ts";
+import { soonestNextUpdate } from "./revocation/crls.ts";
 import { crlSourceFor, type CrlSource } from "./revocation/crls.ts";
 
 export interface AppDeps {
@@ -98,7 +99,7 @@ export function createApp(deps: AppDeps) {
   for (const path of ADMIN_PATHS) app.use(path, adminAuth);
 
   app.route("/", statusRoutes(database));
-  app.route("/", metricsRoutes({ metrics, database, metricsToken: config.METRICS_TOKEN }));
+  app.route("/", metricsRoutes({ metrics, database, metricsToken: config.METRICS_TOKEN, soonestCrlNextUpdate: () => soonestNextUpdate(database.db) }));
   const login = deps.login ?? createLogin({ db, config, signer, clock, trustCache: new TrustCache() });
   app.route("/", loginRoutes({ config, login }));
   app.route("/", organizationRoutes(db));

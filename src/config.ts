@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseCidr, type Cidr } from "./net/ip.ts";
-import { parseAllowedHosts } from "./revocation/fetch.ts";
+import { parseAllowedHosts } from "./net/allowed-hosts.ts";
 
 /** Parsed once at start; nothing else reads the environment. */
 export type Config = z.infer<typeof configSchema>;

@@ -6,7 +6,6 @@ import { unauthorized } from "../errors.ts";
 import { createRouter, errorResponses } from "../http/router.ts";
 import { withTimeout } from "../status/routes.ts";
 import { VERSION } from "../version.ts";
-import { soonestNextUpdate } from "../revocation/crls.ts";
 import { exposition, type Metrics, type Sample } from "./registry.ts";
 
 interface MemoryUsage {
@@ -22,7 +21,7 @@ function memoryUsage(): MemoryUsage | undefined {
   return proc?.memoryUsage?.();
 }
 
-async function gauges(database: Database, startedAt: number): Promise<Sample[]> {
+async function gauges(database: Database, startedAt: number, soonestCrlNextUpdate: () => Promise<Date | null>): Promise<Sample[]> {
   const up = await withTimeout(database.ping(), 1000).then(
     () => 1,
     () => 0,
@@ -37,7 +36,7 @@ async function gauges(database: Database, startedAt: number): Promise<Sample[]> 
     },
     { name: "certauth_process_start_time_seconds", help: "When this app instance started, Unix time.", type: "gauge", values: [{ value: startedAt }] },
   ];
-  const soonest = await withTimeout(soonestNextUpdate(database.db), 1000).catch(() => null);
+  const soonest = await withTimeout(soonestCrlNextUpdate(), 1000).catch(() => null);
   if (soonest) {
     samples.push({
       name: "certauth_crl_next_update_seconds",
@@ -59,7 +58,15 @@ async function gauges(database: Database, startedAt: number): Promise<Sample[]> 
 }
 
 /** `GET /metrics`; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`. */
-export function metricsRoutes(deps: { metrics: Metrics; database: Database; metricsToken: string | undefined }) {
+export interface MetricsDeps {
+  metrics: Metrics;
+  database: Database;
+  metricsToken: string | undefined;
+  /** The soonest nextUpdate of any fetched CRL, null without one. */
+  soonestCrlNextUpdate: () => Promise<Date | null>;
+}
+
+export function metricsRoutes(deps: MetricsDeps) {
   const router = createRouter();
   const tokenHash = deps.metricsToken ? sha256(deps.metricsToken) : undefined;
   const startedAt = Math.floor(Date.now() / 1000);
@@ -79,7 +86,7 @@ export function metricsRoutes(deps: { metrics: Metrics; database: Database; metr
         const token = bearerToken(c.req.header("authorization"));
         if (!token || !(await matchesHash(token, await tokenHash))) throw unauthorized("A valid METRICS_TOKEN bearer token is required.");
       }
-      const body = exposition(deps.metrics, await gauges(deps.database, startedAt));
+      const body = exposition(deps.metrics, await gauges(deps.database, startedAt, deps.soonestCrlNextUpdate));
       return c.text(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
     },
   );

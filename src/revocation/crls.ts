@@ -6,7 +6,8 @@ import type { Config } from "../config.ts";
 import { Metrics } from "../metrics/registry.ts";
 import { type FetchedCrl, TrustConfigError } from "../pki/index.ts";
 import { compileCrl } from "../pki/lib/crl.ts";
-import { fetchRevocationUrl, FetchRefused, type AllowedHosts, type Conditional, type FetchResult } from "./fetch.ts";
+import type { AllowedHosts } from "../net/allowed-hosts.ts";
+import { fetchRevocationUrl, FetchRefused, type Conditional, type FetchResult } from "./fetch.ts";
 
 /** The first retry after a failed fetch; each further failure doubles it, up to CRL_REFRESH_INTERVAL. */
 const FIRST_RETRY_SECONDS = 30;

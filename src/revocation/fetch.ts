@@ -3,7 +3,7 @@ import http from "node:http";
 import https from "node:https";
 import ipaddr from "ipaddr.js";
 import { ipInRanges, parseCidr, readIp, unmapIpv4, type Cidr } from "../net/ip.ts";
-import { labelGlob, type Matcher } from "../pki/lib/glob.ts";
+import type { AllowedHosts } from "../net/allowed-hosts.ts";
 
 /** A CRL larger than this is refused; the biggest public CRLs are a few MiB. */
 export const MAX_CRL_BYTES = 16 * 1024 * 1024;
@@ -13,23 +13,6 @@ export const FETCH_TIMEOUT_MS = 10_000;
 /** Link-local and cloud metadata addresses: never reachable by a revocation fetch, whatever the allow-list says. */
 const FORBIDDEN_RANGES: readonly Cidr[] = ["169.254.0.0/16", "fe80::/10", "100.100.100.200", "fd00:ec2::254"].map(parseCidr);
 const FORBIDDEN_NAMES = new Set(["metadata.google.internal", "metadata.google.internal."]);
-
-/** REVOCATION_FETCH_ALLOWED_HOSTS, read: host names and `*.`-globs match the URL's host, CIDRs its resolved address. */
-export interface AllowedHosts {
-  names: Matcher[];
-  ranges: Cidr[];
-}
-
-/** Parses the comma-separated list; throws a sentence naming a bad entry. */
-export function parseAllowedHosts(value: string): AllowedHosts {
-  const allowed: AllowedHosts = { names: [], ranges: [] };
-  for (const entry of value.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)) {
-    if (entry.includes("/") || readIp(entry)) allowed.ranges.push(parseCidr(entry));
-    else if (/^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/.test(entry)) allowed.names.push(labelGlob(entry));
-    else throw new Error(`"${entry}" is not a host name, *.-glob or CIDR`);
-  }
-  return allowed;
-}
 
 export class FetchRefused extends Error {}
 

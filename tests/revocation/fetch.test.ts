@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fetchRevocationUrl, parseAllowedHosts } from "../../src/revocation/fetch.ts";
+import { parseAllowedHosts } from "../../src/net/allowed-hosts.ts";
+import { fetchRevocationUrl } from "../../src/revocation/fetch.ts";
 
 const ANY = parseAllowedHosts("");
 const LIMITS = { maxBytes: 1024, timeoutMs: 500 };
