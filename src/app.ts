@@ -24,8 +24,8 @@ import { identityTokenAuthenticator } from "./tokens/authenticate.ts";
 import { Metrics } from "./metrics/registry.ts";
 import { observe } from "./metrics/middleware.ts";
 import { metricsRoutes } from "./metrics/routes.ts";
-import { soonestNextUpdate } from "./revocation/crls.ts";
-import { crlSourceFor, type CrlSource } from "./revocation/crls.ts";
+import { crlSourceFor, soonestNextUpdate, type CrlSource } from "./revocation/crls.ts";
+import { ocspLookupFor } from "./revocation/ocsp.ts";
 
 export interface AppDeps {
   config: Config;
@@ -100,7 +100,7 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", statusRoutes(database));
   app.route("/", metricsRoutes({ metrics, database, metricsToken: config.METRICS_TOKEN, soonestCrlNextUpdate: () => soonestNextUpdate(database.db) }));
-  const login = deps.login ?? createLogin({ db, config, signer, clock, trustCache: new TrustCache() });
+  const login = deps.login ?? createLogin({ db, config, signer, clock, trustCache: new TrustCache(), ocsp: ocspLookupFor(config, metrics) });
   app.route("/", loginRoutes({ config, login }));
   app.route("/", organizationRoutes(db));
   app.route("/", identityRoutes(db));

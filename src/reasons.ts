@@ -18,6 +18,7 @@ export type CertificateReason =
   | "name_constraint_violation"
   | "certificate_revoked"
   | "crl_expired"
+  | "revocation_status_unavailable"
   | "weak_signature_algorithm"
   | "weak_key"
   | "common_name_not_allowed"

@@ -38,6 +38,17 @@ const fields = {
     .max(8)
     .refine((urls) => new Set(urls).size === urls.length, "must not repeat a URL")
     .nullable(),
+  ocspEnabled: z.boolean(),
+  ocspServersOverride: z
+    .array(z.url({ protocol: /^https?$/, error: "must be an http or https URL" }).max(2048))
+    .min(1)
+    .max(8)
+    .refine((urls) => new Set(urls).size === urls.length, "must not repeat a URL")
+    .nullable(),
+  ocspFailOpen: z.boolean(),
+  ocspQueryAllServers: z.boolean(),
+  ocspMaxRetries: z.number().int().min(0).max(10),
+  ocspThisUpdateMaxAge: z.number().int().min(0).max(TTL_LIMIT),
   bindTokensToCertificate: z.boolean(),
   accessTokenTrustedIps: trustedIpsInput,
   accessTokenTTL: ttl,
@@ -54,6 +65,12 @@ export const attachBody = z.strictObject({
   verifyClientCertificateChain: fields.verifyClientCertificateChain.default(false),
   crls: fields.crls.optional(),
   crlUrls: fields.crlUrls.optional(),
+  ocspEnabled: fields.ocspEnabled.default(false),
+  ocspServersOverride: fields.ocspServersOverride.optional(),
+  ocspFailOpen: fields.ocspFailOpen.default(false),
+  ocspQueryAllServers: fields.ocspQueryAllServers.default(false),
+  ocspMaxRetries: fields.ocspMaxRetries.default(4),
+  ocspThisUpdateMaxAge: fields.ocspThisUpdateMaxAge.default(0),
   bindTokensToCertificate: fields.bindTokensToCertificate.default(false),
   accessTokenTrustedIps: fields.accessTokenTrustedIps.default(ANYWHERE),
   accessTokenTTL: fields.accessTokenTTL.default(DEFAULT_TTL),
@@ -82,6 +99,12 @@ const settingsSchema = z
     crls: z.string().nullable(),
     crlUrls: z.array(z.string()).nullable(),
     crlUrlStatus: crlUrlStatusSchema,
+    ocspEnabled: z.boolean(),
+    ocspServersOverride: z.array(z.string()).nullable(),
+    ocspFailOpen: z.boolean(),
+    ocspQueryAllServers: z.boolean(),
+    ocspMaxRetries: z.number(),
+    ocspThisUpdateMaxAge: z.number(),
     bindTokensToCertificate: z.boolean(),
     accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number().optional() })),
     accessTokenTTL: z.number(),
@@ -105,6 +128,19 @@ export function toTrustedIps(entries: TrustedIpInput[]): TrustedIp[] {
   return entries.map(toTrustedIp);
 }
 
+/** The OCSP fields of a stored row, as the engine reads them. */
+export function ocspSettingsOf(row: Pick<SettingsRow, "ocspEnabled" | "ocspServersOverride" | "ocspFailOpen" | "ocspQueryAllServers" | "ocspMaxRetries" | "ocspThisUpdateMaxAge">) {
+  return row.ocspEnabled
+    ? {
+        serversOverride: row.ocspServersOverride,
+        failOpen: row.ocspFailOpen,
+        queryAllServers: row.ocspQueryAllServers,
+        maxRetries: row.ocspMaxRetries,
+        thisUpdateMaxAge: row.ocspThisUpdateMaxAge,
+      }
+    : null;
+}
+
 export function trustSettingsOf(row: TrustSettings): TrustSettings {
   return {
     caCertificate: row.caCertificate,
@@ -115,6 +151,7 @@ export function trustSettingsOf(row: TrustSettings): TrustSettings {
     allowedSubjectAltNames: row.allowedSubjectAltNames,
     allowedOrganizations: row.allowedOrganizations,
     allowedOrganizationalUnits: row.allowedOrganizationalUnits,
+    ocsp: row.ocsp,
   };
 }
 
@@ -163,6 +200,12 @@ export async function attachTlsCertAuth(
     verifyClientCertificateChain: body.verifyClientCertificateChain,
     crls: body.crls ?? null,
     crlUrls: body.crlUrls ?? null,
+    ocspEnabled: body.ocspEnabled,
+    ocspServersOverride: body.ocspServersOverride ?? null,
+    ocspFailOpen: body.ocspFailOpen,
+    ocspQueryAllServers: body.ocspQueryAllServers,
+    ocspMaxRetries: body.ocspMaxRetries,
+    ocspThisUpdateMaxAge: body.ocspThisUpdateMaxAge,
     bindTokensToCertificate: body.bindTokensToCertificate,
     accessTokenTrustedIps: toTrustedIps(body.accessTokenTrustedIps),
     accessTokenTTL: body.accessTokenTTL,

@@ -47,7 +47,7 @@ export class Metrics {
   tokensRevoked = 0;
   /** Refused uses of an access token, by reason code (token_revoked, uses_exhausted, ip_not_trusted, …). */
   readonly tokenRefusals = new LabeledCounter();
-  /** CRL and OCSP fetches by kind (crl) × result (ok, not_modified, failed). */
+  /** CRL and OCSP fetches by kind (crl, ocsp) × result (ok, not_modified, failed). */
   readonly revocationFetches = new LabeledCounter();
   /** HTTP responses by status code. */
   readonly responses = new LabeledCounter();
@@ -101,7 +101,7 @@ export function exposition(metrics: Metrics, gauges: Sample[]): string {
     },
     {
       name: "certauth_revocation_fetches_total",
-      help: "Revocation fetches by kind (crl) and result (ok, not_modified, failed).",
+      help: "Revocation fetches by kind (crl, ocsp) and result (ok, not_modified, failed).",
       type: "counter",
       values: counterOver(metrics.revocationFetches, "kind", "result"),
     },

@@ -7,7 +7,7 @@ import { TrustConfigError } from "./errors.ts";
 import { parsePemCertificates, parsePemCrlBlocks } from "./pem.ts";
 import { allowsClientAuth } from "./rules/extended-key-usage.ts";
 import { compileAllowLists, type AllowLists } from "./rules/allow-lists.ts";
-import type { TrustSettings } from "./types.ts";
+import type { OcspSettings, TrustSettings } from "./types.ts";
 
 /** A configuration decoded once per version: verifyChain reads it and never parses PEM. */
 export interface CompiledTrust {
@@ -20,6 +20,8 @@ export interface CompiledTrust {
   readonly crls: readonly CompiledCrl[];
   readonly crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>;
   readonly allowLists: AllowLists;
+  /** OCSP at login, or null. */
+  readonly ocsp: OcspSettings | null;
   /** What the anchors and CRLs hold on to, as the TrustCache charges it (verified chains have their own budget). */
   readonly retainedBytes: number;
 }
@@ -102,6 +104,7 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
     crls,
     crlsByIssuer: group(crls, (c) => c.issuerKey),
     allowLists: compileAllowLists(settings),
+    ocsp: settings.ocsp ?? null,
     retainedBytes: anchors.reduce((sum, a) => sum + chargeFor(a.der), 0) + crls.reduce((sum, c) => sum + crlCharge(c), 0),
   };
 }

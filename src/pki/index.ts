@@ -7,4 +7,4 @@ export { TrustCache } from "./trust-cache.ts";
 export { verifiedChains, VerifiedChainCache } from "./verified-chain-cache.ts";
 export { refusedChains, RefusedChainCache } from "./refused-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";
-export type { FetchedCrl, LeafSummary, Refusal, TrustSettings, Verdict } from "./types.ts";
+export type { FetchedCrl, LeafSummary, OcspAnswer, OcspLookup, OcspSettings, Refusal, TrustSettings, Verdict } from "./types.ts";

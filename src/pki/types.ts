@@ -1,3 +1,4 @@
+import type { ParsedCertificate } from "./lib/certificate.ts";
 import type { CertificateReason } from "../reasons.ts";
 
 /** What the engine judges a chain against: the trust fields of an identity's TLS cert auth settings. */
@@ -11,7 +12,28 @@ export interface TrustSettings {
   allowedSubjectAltNames: string[] | null;
   allowedOrganizations: string[] | null;
   allowedOrganizationalUnits: string[] | null;
+  /** OCSP at login, or null when ocspEnabled is false. */
+  ocsp?: OcspSettings | null;
 }
+
+/** The OCSP fields of PRODUCT §2.2 a login needs. */
+export interface OcspSettings {
+  serversOverride: string[] | null;
+  failOpen: boolean;
+  queryAllServers: boolean;
+  maxRetries: number;
+  /** Seconds; 0 = no limit. */
+  thisUpdateMaxAge: number;
+}
+
+/** What OCSP said about one certificate; `unavailable` when no responder gave a usable answer. */
+export type OcspAnswer =
+  | { status: "good"; thisUpdate: Date }
+  | { status: "revoked" | "unknown"; thisUpdate: Date; message: string }
+  | { status: "unavailable"; message: string };
+
+/** Asks OCSP about `cert`, issued by `issuer`, answering by `deadline` (epoch ms); the network part of the OCSP rule. */
+export type OcspLookup = (cert: ParsedCertificate, issuer: ParsedCertificate, settings: OcspSettings, now: Date, deadline: number) => Promise<OcspAnswer>;
 
 /** A CRL's DER as last fetched from its URL. */
 export interface FetchedCrl {

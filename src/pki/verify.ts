@@ -11,11 +11,12 @@ import { checkCriticalExtensions } from "./rules/critical-extensions.ts";
 import { checkIssuerExtendedKeyUsage, checkLeafExtendedKeyUsage } from "./rules/extended-key-usage.ts";
 import { checkNameConstraints } from "./rules/name-constraints.ts";
 import { checkPathLength } from "./rules/path-length.ts";
+import { checkOcsp } from "./rules/ocsp.ts";
 import { checkRevocation } from "./rules/revocation.ts";
 import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
 import { checkKeys } from "./rules/weak-key.ts";
 import { checkSignatureAlgorithms } from "./rules/weak-signature-algorithm.ts";
-import type { LeafSummary, RuleResult, Verdict } from "./types.ts";
+import type { LeafSummary, OcspLookup, RuleResult, Verdict } from "./types.ts";
 import { VerifiedChainCache, verifiedChains } from "./verified-chain-cache.ts";
 
 /**
@@ -23,7 +24,8 @@ import { VerifiedChainCache, verifiedChains } from "./verified-chain-cache.ts";
  * configuration. Never throws: anything unexpected is a refusal. Checks run in the contract's order:
  * leaf decoding, ca_certificate_not_allowed, leaf validity, leaf EKU, path (ca_verification_failed),
  * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs,
- * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, allow-lists.
+ * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, allow-lists, and last,
+ * with `ocsp` given and the configuration's OCSP on, OCSP about the path that passed (the only network I/O).
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
   const leafDer = chainDer[0];
@@ -40,11 +42,17 @@ export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], 
 }
 
 /** verifyChain for a leaf the caller has decoded already (`chainDer` still leaf first). */
-export async function verifyDecoded(trust: CompiledTrust, leaf: ParsedCertificate, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
+export async function verifyDecoded(
+  trust: CompiledTrust,
+  leaf: ParsedCertificate,
+  chainDer: Uint8Array[],
+  now: Date,
+  ocsp?: { lookup: OcspLookup; deadline: number },
+): Promise<Verdict> {
   if (!fullyDecoded(leaf)) return undecodable();
   const leafSummary: LeafSummary = { fingerprint: leaf.fingerprint, subject: leaf.subject };
   try {
-    const refusal = await judge(trust, leaf, withinLimits(chainDer).slice(1), now);
+    const refusal = await judge(trust, leaf, withinLimits(chainDer).slice(1), now, ocsp);
     return refusal ? { ok: false, ...refusal, leaf: leafSummary } : { ok: true, leaf: leafSummary };
   } catch {
     return { ok: false, reason: "ca_verification_failed", message: "The certificate chain could not be verified.", leaf: leafSummary };
@@ -53,7 +61,13 @@ export async function verifyDecoded(trust: CompiledTrust, leaf: ParsedCertificat
 
 const undecodable = (): Verdict => ({ ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null });
 
-async function judge(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8Array[], now: Date): Promise<RuleResult> {
+async function judge(
+  trust: CompiledTrust,
+  leaf: ParsedCertificate,
+  rest: Uint8Array[],
+  now: Date,
+  ocsp?: { lookup: OcspLookup; deadline: number },
+): Promise<RuleResult> {
   const leafRefusal = checkLeafIsNotCa(leaf, trust.anchorFingerprints) ?? checkLeafValidity(leaf, now) ?? checkLeafExtendedKeyUsage(leaf);
   if (leafRefusal) return leafRefusal;
 
@@ -68,11 +82,11 @@ async function judge(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8A
   }
 
   let firstRefusal: RuleResult = null;
-  let passed = false;
+  let passed: readonly ParsedCertificate[] | null = null;
   for (const path of paths) {
     const refusal = await checkPath(trust, path, now);
     if (!refusal) {
-      passed = true;
+      passed = path;
       break;
     }
     firstRefusal ??= refusal;
@@ -84,7 +98,8 @@ async function judge(trust: CompiledTrust, leaf: ParsedCertificate, rest: Uint8A
     checkCommonName(leaf, allow.commonNames) ??
     checkSubjectAltNames(leaf, allow.subjectAltNames) ??
     checkOrganization(leaf, allow.organizations) ??
-    checkOrganizationalUnit(leaf, allow.organizationalUnits)
+    checkOrganizationalUnit(leaf, allow.organizationalUnits) ??
+    (trust.ocsp && ocsp ? await checkOcsp(passed, trust.chainMode, trust.ocsp, ocsp.lookup, now, ocsp.deadline) : null)
   );
 }
 
