@@ -157,6 +157,16 @@ describe("OCSP at login", () => {
     expect(await reasonOf(viaBoth, revoked)).toBe("401 certificate_revoked");
   });
 
+  it("with ocspThisUpdateMaxAge, no longer serves a cached answer older than that: the responder is asked again", async () => {
+    const responder = await new Responder(root, await freePort()).start();
+    const id = await attach({ ocspServersOverride: [responder.url], ocspMaxRetries: 0, ocspThisUpdateMaxAge: 1 });
+    expect(await reasonOf(id, good)).toBe(200);
+    await responder.stop();
+    // Past the one second the answer may be old (thisUpdate has a resolution of one second).
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect(await reasonOf(id, good)).toBe("401 revocation_status_unavailable");
+  });
+
   it("serves a second login from the cached answer while the responder is down", async () => {
     const id = await attach({});
     expect(await reasonOf(id, good)).toBe(200);
