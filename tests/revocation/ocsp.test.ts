@@ -157,6 +157,23 @@ describe("OCSP at login", () => {
     expect(await reasonOf(viaBoth, revoked)).toBe("401 certificate_revoked");
   });
 
+  it("bounds the time a login waits on responders that never answer, however many retries are configured", async () => {
+    // Accepts connections and never answers: each request runs into its time cap, the login into its budget.
+    const requests: unknown[] = [];
+    const silent = createServer((socket) => requests.push(socket));
+    const port = await new Promise<number>((resolve) => silent.listen(0, "127.0.0.1", () => resolve((silent.address() as { port: number }).port)));
+    try {
+      const id = await attach({ ocspServersOverride: [`http://127.0.0.1:${port}/a`, `http://127.0.0.1:${port}/b`], ocspMaxRetries: 10, ocspQueryAllServers: true });
+      expect(await reasonOf(id, good)).toBe("401 revocation_status_unavailable");
+      // 2 responders × 11 attempts were configured; the 5 s budget at 2 s per request lets at most 3 through.
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.length).toBeLessThanOrEqual(3);
+    } finally {
+      for (const socket of requests as { destroy(): void }[]) socket.destroy();
+      silent.close();
+    }
+  });
+
   it("with ocspThisUpdateMaxAge, no longer serves a cached answer older than that: the responder is asked again", async () => {
     const responder = await new Responder(root, await freePort()).start();
     const id = await attach({ ocspServersOverride: [responder.url], ocspMaxRetries: 0, ocspThisUpdateMaxAge: 1 });
