@@ -72,7 +72,7 @@ export class OcspClient {
     const certId = await certIdOf(cert, issuer);
     const key = `${issuer.fingerprint} ${cert.serial} ${url}`;
     const cached = this.#cache.get(key);
-    if (cached && cached.nextUpdate > now.getTime() && fresh(cached.thisUpdate, settings, now)) return toAnswer(cached, cert, url);
+    if (cached && cached.nextUpdate > now.getTime() && fresh(cached.thisUpdate, settings, now)) return this.#used(cached, cert, url, now);
     if (cached) this.#cache.delete(key);
     let lastError = "no answer";
     for (let attempt = 0; attempt <= settings.maxRetries; attempt++) {
@@ -87,7 +87,7 @@ export class OcspClient {
         const found = await this.#query(url, certId, issuer, settings, now, timeoutMs);
         this.metrics.revocationFetches.inc("ocsp", "ok");
         if (found.nextUpdate !== null) this.#remember(key, { status: found.status, thisUpdate: found.thisUpdate, nextUpdate: found.nextUpdate });
-        return toAnswer(found, cert, url);
+        return this.#used(found, cert, url, now);
       } catch (err) {
         this.metrics.revocationFetches.inc("ocsp", "failed");
         lastError = (err as Error).message;
@@ -112,6 +112,11 @@ export class OcspClient {
     const result = await fetchRevocationUrl(`${url.replace(/\/$/, "")}/${encoded}`, this.allowed, {}, { maxBytes: MAX_RESPONSE_BYTES, timeoutMs });
     if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
     return checkResponse(result.body, certId, issuer, new Uint8Array(nonceValue), settings, now);
+  }
+
+  #used(found: { status: Cached["status"]; thisUpdate: number }, cert: ParsedCertificate, url: string, now: Date): OcspAnswer {
+    this.metrics.ocspAnswerAge.observe(Math.max(0, (now.getTime() - found.thisUpdate) / 1000));
+    return toAnswer(found, cert, url);
   }
 
   #remember(key: string, entry: Cached) {
