@@ -69,11 +69,12 @@ export class OcspClient {
   }
 
   async #ask(url: string, cert: ParsedCertificate, issuer: ParsedCertificate, settings: OcspSettings, now: Date, deadline: number): Promise<OcspAnswer> {
-    const certId = await certIdOf(cert, issuer);
     const key = `${issuer.fingerprint} ${cert.serial} ${url}`;
     const cached = this.#cache.get(key);
     if (cached && cached.nextUpdate > now.getTime() && fresh(cached.thisUpdate, settings, now)) return this.#used(cached, cert, url, now);
     if (cached) this.#cache.delete(key);
+    // Two digests and a serialization: only when the network is asked.
+    const certId = await certIdOf(cert, issuer);
     let lastError = "no answer";
     for (let attempt = 0; attempt <= settings.maxRetries; attempt++) {
       if (attempt > 0) {
