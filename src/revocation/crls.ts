@@ -50,6 +50,21 @@ export class CrlSource {
 /** What an attach or PATCH stores for one URL. */
 export type FetchedRow = typeof fetchedCrls.$inferInsert;
 
+/** The columns a good fetch sets: the body, its validators and dates, and when to fetch again. */
+export function goodFetch(source: CrlSource, result: FetchResult & { status: 200 }, crl: { thisUpdate: Date; nextUpdate: Date | null }, now: Date) {
+  return {
+    der: result.body,
+    etag: result.etag,
+    lastModified: result.lastModified,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    lastFetchedAt: now,
+    lastStatus: "ok",
+    failures: 0,
+    nextFetchAt: source.nextFetchAt(now, crl.thisUpdate, crl.nextUpdate),
+  };
+}
+
 /** Fetches every URL for an attach or PATCH; a failure is a 400 naming the URL. */
 export async function fetchForAttach(source: CrlSource, urls: readonly string[], now: Date): Promise<Omit<FetchedRow, "configId">[]> {
   return Promise.all(
@@ -62,19 +77,7 @@ export async function fetchForAttach(source: CrlSource, urls: readonly string[],
         throw err;
       }
       if (result.status !== 200) throw badRequest(`The CRL at ${url} could not be fetched: it answered HTTP ${result.status}.`);
-      const { thisUpdate, nextUpdate } = await decodeFetched(url, result.body);
-      return {
-        url,
-        der: result.body,
-        etag: result.etag,
-        lastModified: result.lastModified,
-        thisUpdate,
-        nextUpdate,
-        lastFetchedAt: now,
-        lastStatus: "ok",
-        failures: 0,
-        nextFetchAt: source.nextFetchAt(now, thisUpdate, nextUpdate),
-      };
+      return { url, ...goodFetch(source, result, await decodeFetched(url, result.body), now) };
     }),
   );
 }

@@ -11,7 +11,7 @@ import {
   type DistributionPointCrls,
 } from "../pki/index.ts";
 import type { ParsedCertificate } from "../pki/lib/certificate.ts";
-import { bumpVersion, type CrlSource } from "./crls.ts";
+import { bumpVersion, goodFetch, type CrlSource } from "./crls.ts";
 import { FetchRefused, type FetchResult } from "./fetch.ts";
 import { withoutCredentials } from "./urls.ts";
 
@@ -117,21 +117,7 @@ export class DistributionPoints {
       await this.db.transaction(async (tx) => {
         const inserted = await tx
           .insert(fetchedCrls)
-          .values({
-            configId,
-            url,
-            source: "distribution_point",
-            der: result.body,
-            etag: result.etag,
-            lastModified: result.lastModified,
-            thisUpdate: crl.thisUpdate,
-            nextUpdate: crl.nextUpdate,
-            lastFetchedAt: now,
-            lastStatus: "ok",
-            failures: 0,
-            nextFetchAt: this.source.nextFetchAt(now, crl.thisUpdate, crl.nextUpdate),
-            lastUsedAt: now,
-          })
+          .values({ configId, url, source: "distribution_point", ...goodFetch(this.source, result, crl, now), lastUsedAt: now })
           .onConflictDoNothing()
           .returning({ url: fetchedCrls.url });
         if (!inserted.length) return;

@@ -3,7 +3,7 @@ import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
 import { compileTrust } from "../pki/index.ts";
-import { bumpVersion, type CrlSource } from "./crls.ts";
+import { bumpVersion, goodFetch, type CrlSource } from "./crls.ts";
 import { forgetUnused } from "./distribution-points.ts";
 import { withoutCredentials } from "./urls.ts";
 
@@ -81,17 +81,7 @@ export class CrlRefresher {
       await this.db.transaction(async (tx) => {
         await tx
           .update(fetchedCrls)
-          .set({
-            der: result.body,
-            etag: result.etag,
-            lastModified: result.lastModified,
-            thisUpdate: crl.thisUpdate,
-            nextUpdate: crl.nextUpdate,
-            lastFetchedAt: now,
-            lastStatus: "ok",
-            failures: 0,
-            nextFetchAt: this.source.nextFetchAt(now, crl.thisUpdate, crl.nextUpdate),
-          })
+          .set(goodFetch(this.source, result, crl, now))
           .where(key);
         if (changed) await bumpVersion(tx, row.configId);
       });

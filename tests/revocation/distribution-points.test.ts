@@ -5,56 +5,17 @@
  * or forgets it. On PGlite and PostgreSQL; two instances on one PostgreSQL fetch once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as x509 from "../../src/pki/x509.ts";
 import { MAX_STORED_PER_CONFIGURATION } from "../../src/revocation/distribution-points.ts";
 import { MAX_URLS_PER_CERTIFICATE } from "../../src/pki/lib/distribution-points.ts";
 import { MAX_URLS_PER_LOGIN } from "../../src/pki/rules/distribution-points.ts";
+import { CrlServer } from "../helpers/crl-server.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { createTestDatabase, storageDrivers } from "../helpers/databases.ts";
 import { bundle, makeCa, makeCrl, makeLeaf, type Issued } from "../fixtures/pki.ts";
 
 const LOGIN = "/api/v1/auth/tls-cert-auth/login";
 const HOUR = 3600 * 1000;
-
-/** A CRL server: each path serves a body (with an ETag), or waits `delayMs` first, or never answers when `silent`. */
-class CrlServer {
-  readonly bodies = new Map<string, Uint8Array>();
-  readonly hits = new Map<string, number>();
-  requests = 0;
-  delayMs = 0;
-  silent = false;
-  #server!: Server;
-  base = "";
-
-  async start() {
-    this.#server = createServer(async (req, res) => {
-      this.requests++;
-      this.hits.set(req.url ?? "", (this.hits.get(req.url ?? "") ?? 0) + 1);
-      if (this.silent) return;
-      if (this.delayMs) await Bun.sleep(this.delayMs);
-      const body = this.bodies.get(req.url ?? "");
-      if (!body) return res.writeHead(404).end();
-      const etag = `"${Bun.hash(body).toString(16)}"`;
-      if (req.headers["if-none-match"] === etag) return res.writeHead(304).end();
-      res.writeHead(200, { etag, "content-type": "application/pkix-crl" }).end(body);
-    });
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
-    this.base = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-  url(path: string) {
-    return `${this.base}${path}`;
-  }
-  async serve(path: string, issuer: Issued, revoked: string[] = [], signWith?: Issued) {
-    this.bodies.set(path, (await makeCrl({ issuer, revoked, signWith: signWith?.key })).der);
-    return this.url(path);
-  }
-  stop() {
-    this.#server.closeAllConnections();
-    this.#server.close();
-  }
-}
 
 const dp = (...urls: string[]) => [new x509.CRLDistributionPointsExtension(urls)];
 const tlsOf = (leaf: Issued, ...chain: Issued[]) => ({ cert: bundle(leaf, ...chain), key: leaf.keyPem });
@@ -135,7 +96,7 @@ for (const driver of drivers) {
     it("verifies a fetched CRL like an uploaded one: one the CA did not sign gives revocation_status_unavailable", async () => {
       const ca = await root;
       const impostor = await makeCa({ subject: `CN=DP Root ${driver}` });
-      const url = await crls.serve("/c/forged.crl", ca, [], impostor);
+      const url = await crls.serve("/c/forged.crl", ca, [], { signWith: impostor });
       const leaf = await makeLeaf({ issuer: ca, cn: "forged", extraExtensions: dp(url) });
       const id = await attach({});
       const out = await login(id, leaf);
