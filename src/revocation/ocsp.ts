@@ -87,7 +87,7 @@ export class OcspClient {
       try {
         const found = await this.#query(url, certId, issuer, settings, now, timeoutMs);
         this.metrics.revocationFetches.inc("ocsp", "ok");
-        if (found.nextUpdate !== null) this.#remember(key, { status: found.status, thisUpdate: found.thisUpdate, nextUpdate: found.nextUpdate });
+        if (found.nextUpdate > 0) this.#remember(key, { status: found.status, thisUpdate: found.thisUpdate, nextUpdate: found.nextUpdate });
         return this.#used(found, cert, url, now);
       } catch (err) {
         this.metrics.revocationFetches.inc("ocsp", "failed");
@@ -201,6 +201,7 @@ async function checkResponse(
   if (nextUpdate !== null && nextUpdate < at - CLOCK_SKEW_MS) throw new Unavailable(`its nextUpdate ${single.nextUpdate!.toISOString()} has passed`);
   if (!fresh(thisUpdate, settings, now)) throw new Unavailable(`its thisUpdate is older than ocspThisUpdateMaxAge (${settings.thisUpdateMaxAge} s)`);
   const status = single.certStatus.good !== undefined ? "good" : single.certStatus.revoked ? "revoked" : "unknown";
+  // 0: no nextUpdate, so not cached.
   return { status, thisUpdate, nextUpdate: nextUpdate ?? 0 };
 }
 
