@@ -8,6 +8,13 @@ export interface BenchPki {
   caPem: string;
   /** CRL of `revokedCount` serials issued by the CA, none of them the benchmark's clients. */
   crlPem: string;
+  /** A small CRL of the CA (no serials), served from a URL for the crl-url cases. */
+  smallCrlDer: Uint8Array;
+  /** The CA and its key as files, for the OCSP responder. */
+  caFile: string;
+  caKeyFile: string;
+  /** openssl ocsp's index.txt, listing the direct-mode client as valid. */
+  ocspIndexFile: string;
   serverCertFile: string;
   serverKeyFile: string;
   /** Leaf issued by the CA (direct mode). */
@@ -31,9 +38,14 @@ export async function makeBenchPki(dir: string, revokedCount: number): Promise<B
     writeFileSync(path, text, { mode: 0o600 });
     return path;
   };
+  const time = (d: Date) => d.toISOString().replace(/[-:T]/g, "").slice(2, 14) + "Z";
   return {
     caPem: root.pem,
     crlPem: crl.pem,
+    smallCrlDer: (await makeCrl({ issuer: root, revoked: [] })).der,
+    caFile: file("ca.crt", root.pem),
+    caKeyFile: file("ca.key", root.keyPem),
+    ocspIndexFile: file("index.txt", `V\t${time(direct.cert.notAfter)}\t\t${direct.serial.toUpperCase()}\tunknown\t/CN=bench-client\n`),
     serverCertFile: file("server.crt", bundle(server)),
     serverKeyFile: file("server.key", server.keyPem),
     direct: { certFile: file("direct.crt", bundle(direct)), keyFile: file("direct.key", direct.keyPem) },

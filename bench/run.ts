@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { createPostgresDatabase, postgresReachable } from "../tests/helpers/databases.ts";
 import { makeBenchPki, type BenchPki } from "./pki.ts";
 import { seed, type Seeded } from "./seed.ts";
+import { startRevocationServers, type RevocationServers } from "./revocation.ts";
 import { cpuMs, loadAverage, ROOT, rssMiB, runLoad, runtimeCommand, serviceEnv, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
 import { renderMarkdown, renderSvg, type Measurement, type Report, type RssCheck } from "./report.ts";
 
@@ -41,23 +42,28 @@ const MANY = 100_000;
 
 type Db = "pglite" | "postgres";
 type Mode = "keep-alive" | "handshake";
+/** Live revocation on the login measured: OCSP with its answer cached, or a CRL fetched from a URL. */
+type Revocation = "ocsp-cached" | "crl-url";
 interface Case {
   runtime: Runtime;
   db: Db;
   identities: number;
   crl: boolean;
   chain: boolean;
+  revocation?: Revocation;
   modes: Mode[];
 }
 
 function name(c: Omit<Case, "modes">): string {
-  return `${c.runtime}/${c.db}/${c.identities === 1 ? "1-id" : "100k-ids"}/${c.crl ? "crl-100k" : "no-crl"}/${c.chain ? "chain" : "direct"}`;
+  return `${c.runtime}/${c.db}/${c.identities === 1 ? "1-id" : "100k-ids"}/${c.crl ? "crl-100k" : (c.revocation ?? "no-crl")}/${c.chain ? "chain" : "direct"}`;
 }
 
 function defaultCases(): Case[] {
   const both: Mode[] = ["keep-alive", "handshake"];
   return [
     { runtime: "bun", db: "pglite", identities: 1, crl: false, chain: false, modes: both },
+    { runtime: "bun", db: "pglite", identities: 1, crl: false, chain: false, revocation: "ocsp-cached", modes: ["keep-alive"] },
+    { runtime: "bun", db: "pglite", identities: 1, crl: false, chain: false, revocation: "crl-url", modes: ["keep-alive"] },
     { runtime: "bun", db: "pglite", identities: MANY, crl: true, chain: false, modes: ["keep-alive"] },
     { runtime: "bun", db: "pglite", identities: 1, crl: false, chain: true, modes: ["keep-alive"] },
     { runtime: "bun", db: "postgres", identities: 1, crl: false, chain: false, modes: both },
@@ -73,6 +79,9 @@ function fullCases(): Case[] {
       for (const identities of [1, MANY])
         for (const crl of [false, true])
           for (const chain of [false, true]) out.push({ runtime, db, identities, crl, chain, modes: ["keep-alive", "handshake"] });
+  for (const runtime of ["bun", "node"] as const)
+    for (const db of ["pglite", "postgres"] as const)
+      for (const revocation of ["ocsp-cached", "crl-url"] as const) out.push({ runtime, db, identities: 1, crl: false, chain: false, revocation, modes: ["keep-alive"] });
   return out;
 }
 
@@ -83,17 +92,18 @@ interface Prepared {
   drop(): Promise<void>;
 }
 
-async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: BenchPki, work: string): Promise<Prepared> {
+async function prepareDatabase(db: Db, identities: number, crl: boolean, pki: BenchPki, work: string, servers: RevocationServers): Promise<Prepared> {
   const started = performance.now();
   let prepared: Prepared;
+  const revocation = { ocspUrl: servers.ocspUrl, crlUrl: servers.crlUrl };
   if (db === "pglite") {
     const dataDir = mkdtempSync(join(work, "pglite-"));
-    const seeded = await seed({ url: undefined, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
+    const seeded = await seed({ url: undefined, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null, ...revocation });
     prepared = { env: { DATA_DIR: dataDir }, seeded, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
   } else {
     const database = await createPostgresDatabase(PG_URL, "certauth_bench");
     const dataDir = mkdtempSync(join(work, "pg-"));
-    const seeded = await seed({ url: database.url, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null });
+    const seeded = await seed({ url: database.url, dataDir, identityCount: identities, caPem: pki.caPem, crlPem: crl ? pki.crlPem : null, ...revocation });
     prepared = { env: { DATA_DIR: dataDir, DATABASE_URL: database.url }, seeded, drop: database.drop };
   }
   log(`  seeded ${db} with ${identities} identities${crl ? " and a 100k-serial CRL" : ""} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -227,6 +237,7 @@ function log(line: string) {
 
 async function main() {
   const work = mkdtempSync(join(tmpdir(), "certauth-bench-"));
+  let stopServers = async () => {};
   const startedAt = new Date();
   const load = { before: loadAverage(), after: [] as number[] };
   log(`certauth bench — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average ${load.before.join(" ")}`);
@@ -238,6 +249,8 @@ async function main() {
       cases = cases.filter((c) => c.db !== "postgres");
     }
     const pki = await makeBenchPki(work, REVOKED);
+    const servers = await startRevocationServers(pki);
+    stopServers = servers.stop;
     const measurements: Measurement[] = [];
     const rss: RssCheck[] = [];
 
@@ -259,7 +272,7 @@ async function main() {
     for (const [key, group] of groups) {
       const first = group[0]!;
       log(`\n${key}`);
-      const prepared = await prepareDatabase(first.db, first.identities, first.crl, pki, work);
+      const prepared = await prepareDatabase(first.db, first.identities, first.crl, pki, work, servers);
       try {
         for (const runtime of [...new Set(group.map((c) => c.runtime))]) {
           const ceiling = await ceilingFor(runtime);
@@ -268,8 +281,11 @@ async function main() {
             for (const c of group.filter((g) => g.runtime === runtime)) {
               const caseName = name(c);
               const client = c.chain ? pki.chain : pki.direct;
-              const bodies = [JSON.stringify({ identityId: c.chain ? prepared.seeded.chainId : prepared.seeded.directId })];
-              // One login first: compiling a configuration (a 100k-serial CRL takes seconds) happens once per version.
+              const identityId =
+                c.revocation === "ocsp-cached" ? prepared.seeded.ocspId : c.revocation === "crl-url" ? prepared.seeded.crlUrlId : c.chain ? prepared.seeded.chainId : prepared.seeded.directId;
+              const bodies = [JSON.stringify({ identityId })];
+              // One login first: compiling a configuration (a 100k-serial CRL takes seconds) happens once per version,
+              // and the OCSP answer is cached from then on.
               const primeStarted = performance.now();
               const prime = await runLoad(
                 { host: "127.0.0.1", port: server.port, path: LOGIN_PATH, bodies, certFile: client.certFile, keyFile: client.keyFile, mode: "keep-alive", connections: 1, warmupMs: 0, durationMs: 180_000, maxRequests: 1 },
@@ -289,7 +305,7 @@ async function main() {
                 const perConnection = mode === "keep-alive" ? pool(`${runtime} ceiling, chain read per connection`, mode, rounds.connection) : null;
                 const login = pool(caseName, mode, rounds.login);
                 const roundRatios = rounds.login.map((l, i) => rpsOf(l) / rpsOf(rounds.request[i]!));
-                measurements.push({ ...login, case: caseName, runtime, db: c.db, identities: c.identities, crl: c.crl, chain: c.chain, ceilingPerRequest: perRequest, ceilingPerConnection: perConnection, roundRatios });
+                measurements.push({ ...login, case: caseName, runtime, db: c.db, identities: c.identities, crl: c.crl, chain: c.chain, revocation: c.revocation, ceilingPerRequest: perRequest, ceilingPerConnection: perConnection, roundRatios });
               }
             }
           } finally {
@@ -327,6 +343,7 @@ async function main() {
     writeFileSync(`${stem}.svg`, renderSvg(report));
     log(`\n${renderMarkdown(report)}\nwrote ${stem}.{json,md,svg}`);
   } finally {
+    await stopServers();
     await stopAll();
     rmSync(work, { recursive: true, force: true });
   }

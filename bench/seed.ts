@@ -6,10 +6,17 @@
  */
 import { openDatabase } from "../src/db/client.ts";
 import { identities, identityTlsCertAuths, organizations } from "../src/db/schema.ts";
+import { Metrics } from "../src/metrics/registry.ts";
+import { parseAllowedHosts } from "../src/net/allowed-hosts.ts";
+import { CrlSource, fetchForAttach, replaceFetchedCrls } from "../src/revocation/crls.ts";
 
 export interface Seeded {
   directId: string;
   chainId: string;
+  /** Direct mode with OCSP asked of `ocspUrl` (answers cached after the first login), when given. */
+  ocspId: string | null;
+  /** Direct mode with the CRL of `crlUrl`, fetched here as an attach does, when given. */
+  crlUrlId: string | null;
 }
 
 const TRUSTED_EVERYWHERE = [
@@ -19,7 +26,15 @@ const TRUSTED_EVERYWHERE = [
 const TTL = 2_592_000;
 const BATCH = 2_000;
 
-export async function seed(options: { url: string | undefined; dataDir: string; identityCount: number; caPem: string; crlPem: string | null }): Promise<Seeded> {
+export async function seed(options: {
+  url: string | undefined;
+  dataDir: string;
+  identityCount: number;
+  caPem: string;
+  crlPem: string | null;
+  ocspUrl?: string;
+  crlUrl?: string;
+}): Promise<Seeded> {
   const database = await openDatabase({ url: options.url, dataDir: options.dataDir, statementTimeoutMs: 600_000 });
   const { db } = database;
   try {
@@ -47,7 +62,21 @@ export async function seed(options: { url: string | undefined; dataDir: string; 
       { id: chainId, name: "bench-chain", orgId },
     ]);
     await db.insert(identityTlsCertAuths).values([config(directId, false, options.crlPem), config(chainId, true, options.crlPem)]);
-    return { directId, chainId };
+    let ocspId: string | null = null;
+    if (options.ocspUrl) {
+      ocspId = crypto.randomUUID();
+      await db.insert(identities).values({ id: ocspId, name: "bench-ocsp", orgId });
+      await db.insert(identityTlsCertAuths).values({ ...config(ocspId, false, null), ocspEnabled: true, ocspServersOverride: [options.ocspUrl] });
+    }
+    let crlUrlId: string | null = null;
+    if (options.crlUrl) {
+      crlUrlId = crypto.randomUUID();
+      const fetched = await fetchForAttach(new CrlSource(parseAllowedHosts(""), 3600, new Metrics()), [options.crlUrl], new Date());
+      await db.insert(identities).values({ id: crlUrlId, name: "bench-crl-url", orgId });
+      const [row] = await db.insert(identityTlsCertAuths).values({ ...config(crlUrlId, false, null), crlUrls: [options.crlUrl] }).returning();
+      await replaceFetchedCrls(db, row!.id, fetched);
+    }
+    return { directId, chainId, ocspId, crlUrlId };
   } finally {
     await database.close();
   }

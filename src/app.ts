@@ -26,6 +26,7 @@ import { observe } from "./metrics/middleware.ts";
 import { metricsRoutes } from "./metrics/routes.ts";
 import { crlSourceFor, soonestNextUpdate, type CrlSource } from "./revocation/crls.ts";
 import { ocspLookupFor } from "./revocation/ocsp.ts";
+import { DistributionPoints } from "./revocation/distribution-points.ts";
 
 export interface AppDeps {
   config: Config;
@@ -37,7 +38,7 @@ export interface AppDeps {
   signer: TokenSigner;
   /** In-memory counters behind GET /metrics; a fresh set when not given. */
   metrics?: Metrics;
-  /** Fetches CRL URLs at attach and PATCH; one from the configuration when not given. */
+  /** Fetches CRL URLs at attach and PATCH, and distribution points at login; one from the configuration when not given. */
   crlSource?: CrlSource;
   /** The login behind POST /api/v1/auth/tls-cert-auth/login; by default the database-backed one. */
   login?: Login;
@@ -100,11 +101,23 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", statusRoutes(database));
   app.route("/", metricsRoutes({ metrics, database, metricsToken: config.METRICS_TOKEN, soonestCrlNextUpdate: () => soonestNextUpdate(database.db) }));
-  const login = deps.login ?? createLogin({ db, config, signer, clock, trustCache: new TrustCache(), ocsp: ocspLookupFor(config, metrics) });
+  const crlSource = deps.crlSource ?? crlSourceFor(config, metrics);
+  const distributionPoints = new DistributionPoints(db, crlSource, log);
+  const login =
+    deps.login ??
+    createLogin({
+      db,
+      config,
+      signer,
+      clock,
+      trustCache: new TrustCache(),
+      ocsp: ocspLookupFor(config, metrics),
+      crls: (configId) => distributionPoints.forConfiguration(configId),
+    });
   app.route("/", loginRoutes({ config, login }));
   app.route("/", organizationRoutes(db));
   app.route("/", identityRoutes(db));
-  app.route("/", tlsCertAuthRoutes(db, deps.crlSource ?? crlSourceFor(config, metrics)));
+  app.route("/", tlsCertAuthRoutes(db, crlSource));
   app.route("/", auditLogRoutes(db));
   app.route("/", tokenRoutes({ ...tokenDeps, adminTokenHash: deps.adminTokenHash, authenticateIdentityToken }));
 

@@ -10,7 +10,7 @@ import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
-import { crlUrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
+import { fetchedCrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
 
 const TTL_LIMIT = 315_360_000;
 const DEFAULT_TTL = 2_592_000;
@@ -38,6 +38,7 @@ const fields = {
     .max(8)
     .refine((urls) => new Set(urls).size === urls.length, "must not repeat a URL")
     .nullable(),
+  useCrlDistributionPoints: z.boolean(),
   ocspEnabled: z.boolean(),
   ocspServersOverride: z
     .array(z.url({ protocol: /^https?$/, error: "must be an http or https URL" }).max(2048))
@@ -65,6 +66,7 @@ export const attachBody = z.strictObject({
   verifyClientCertificateChain: fields.verifyClientCertificateChain.default(false),
   crls: fields.crls.optional(),
   crlUrls: fields.crlUrls.optional(),
+  useCrlDistributionPoints: fields.useCrlDistributionPoints.default(false),
   ocspEnabled: fields.ocspEnabled.default(false),
   ocspServersOverride: fields.ocspServersOverride.optional(),
   ocspFailOpen: fields.ocspFailOpen.default(false),
@@ -78,13 +80,13 @@ export const attachBody = z.strictObject({
   accessTokenNumUsesLimit: fields.accessTokenNumUsesLimit.default(0),
 });
 
-/** Each URL's last fetch, as GET answers it; read-only, so a PATCH of exactly what was read may carry it. */
-const crlUrlStatusSchema = z.array(z.object({ url: z.string(), lastFetchedAt: z.string(), status: z.string(), nextUpdate: z.string().nullable() }));
+/** Each fetched CRL's last fetch, as GET answers it; read-only, so a PATCH of exactly what was read may carry it. */
+const crlStatusSchema = z.array(z.object({ url: z.string(), lastFetchedAt: z.string(), status: z.string(), nextUpdate: z.string().nullable() }));
 
 export const updateBody = z
-  .strictObject({ ...fields, crlUrlStatus: crlUrlStatusSchema })
+  .strictObject({ ...fields, crlUrlStatus: crlStatusSchema, crlDistributionPointStatus: crlStatusSchema })
   .partial()
-  .transform(({ crlUrlStatus: _readOnly, ...changes }) => changes);
+  .transform(({ crlUrlStatus: _readOnly, crlDistributionPointStatus: _alsoReadOnly, ...changes }) => changes);
 
 const settingsSchema = z
   .object({
@@ -98,7 +100,9 @@ const settingsSchema = z
     verifyClientCertificateChain: z.boolean(),
     crls: z.string().nullable(),
     crlUrls: z.array(z.string()).nullable(),
-    crlUrlStatus: crlUrlStatusSchema,
+    crlUrlStatus: crlStatusSchema,
+    useCrlDistributionPoints: z.boolean(),
+    crlDistributionPointStatus: crlStatusSchema,
     ocspEnabled: z.boolean(),
     ocspServersOverride: z.array(z.string()).nullable(),
     ocspFailOpen: z.boolean(),
@@ -116,10 +120,10 @@ const settingsSchema = z
   .openapi("IdentityTlsCertAuth");
 
 type SettingsRow = typeof identityTlsCertAuths.$inferSelect;
-/** The stored row, with each CRL URL's last fetch. */
-export const presentTlsCertAuth = async (db: Db, row: SettingsRow) => ({
+/** The stored row (less what only the metrics read), with each fetched CRL's last fetch. */
+export const presentTlsCertAuth = async (db: Db, { crlsNextUpdate: _internal, ...row }: SettingsRow) => ({
   ...row,
-  crlUrlStatus: await crlUrlStatus(db, row.id),
+  ...(await fetchedCrlStatus(db, row.id)),
   createdAt: row.createdAt.toISOString(),
   updatedAt: row.updatedAt.toISOString(),
 });
@@ -152,16 +156,19 @@ export function trustSettingsOf(row: TrustSettings): TrustSettings {
     allowedOrganizations: row.allowedOrganizations,
     allowedOrganizationalUnits: row.allowedOrganizationalUnits,
     ocsp: row.ocsp,
+    useCrlDistributionPoints: row.useCrlDistributionPoints,
   };
 }
 
-/** The rules an identity's stored settings satisfy, checked on attach and on the merged result of an update. */
+/** The rules an identity's stored settings satisfy, checked on attach and on the merged result of an update; answers them compiled. */
 export async function assertUsableSettings(settings: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number }) {
   if (settings.accessTokenMaxTTL > 0 && settings.accessTokenTTL > settings.accessTokenMaxTTL) {
     throw badRequest("accessTokenTTL cannot be greater than accessTokenMaxTTL.");
   }
   try {
-    assertCryptoPolicy(await compileTrust(settings));
+    const trust = await compileTrust(settings);
+    assertCryptoPolicy(trust);
+    return trust;
   } catch (err) {
     if (err instanceof TrustConfigError) throw badRequest(err.message);
     throw err;
@@ -200,6 +207,7 @@ export async function attachTlsCertAuth(
     verifyClientCertificateChain: body.verifyClientCertificateChain,
     crls: body.crls ?? null,
     crlUrls: body.crlUrls ?? null,
+    useCrlDistributionPoints: body.useCrlDistributionPoints,
     ocspEnabled: body.ocspEnabled,
     ocspServersOverride: body.ocspServersOverride ?? null,
     ocspFailOpen: body.ocspFailOpen,
@@ -213,10 +221,13 @@ export async function attachTlsCertAuth(
     accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
   };
   const fetched = await fetchForAttach(crlSource, values.crlUrls ?? [], new Date());
-  await assertUsableSettings({ ...values, fetchedCrls: fetched });
+  const trust = await assertUsableSettings({ ...values, fetchedCrls: fetched });
   try {
     const row = await db.transaction(async (tx) => {
-      const [inserted] = await tx.insert(identityTlsCertAuths).values(values).returning();
+      const [inserted] = await tx
+        .insert(identityTlsCertAuths)
+        .values({ ...values, crlsNextUpdate: trust.uploadedCrlsNextUpdate })
+        .returning();
       await replaceFetchedCrls(tx, inserted!.id, fetched);
       return inserted!;
     });
@@ -247,18 +258,29 @@ export async function updateTlsCertAuth(
     ...rest,
     ...(accessTokenTrustedIps ? { accessTokenTrustedIps: toTrustedIps(accessTokenTrustedIps) } : {}),
   };
-  // New URLs are all fetched again; unchanged ones keep the CRLs stored for them.
-  const fetched = changes.crlUrls !== undefined ? await fetchForAttach(crlSource, changes.crlUrls ?? [], new Date()) : null;
-  await assertUsableSettings({ ...current, ...changes, fetchedCrls: fetched ?? (await loadFetchedCrls(db, current.id)) });
+  // A URL already stored keeps its CRL (the refresher keeps it fresh); only new URLs are fetched now.
+  const stored = await loadFetchedCrls(db, current.id, "url");
+  const wanted = changes.crlUrls === undefined ? stored.map((crl) => crl.url) : (changes.crlUrls ?? []);
+  const kept = stored.filter((crl) => wanted.includes(crl.url));
+  const fetched = await fetchForAttach(crlSource, wanted.filter((url) => !kept.some((crl) => crl.url === url)), new Date());
+  // Distribution point CRLs were verified against the CAs they were fetched for; other CAs fetch their own.
+  const merged = { ...current, ...changes };
+  const keepDistributionPoints = merged.useCrlDistributionPoints && merged.caCertificate === current.caCertificate;
+  const distributionPoints = keepDistributionPoints ? await loadFetchedCrls(db, current.id, "distribution_point") : [];
+  const trust = await assertUsableSettings({ ...merged, fetchedCrls: [...kept, ...fetched, ...distributionPoints] });
   const row = await db.transaction(async (tx) => {
     const [updated] = await tx
       .update(identityTlsCertAuths)
       // updated_at is the settings' version (trust cache key; checked when a login's token is written):
       // every update moves it forward, even two in the same microsecond.
-      .set({ ...changes, updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')` })
+      .set({
+        ...changes,
+        crlsNextUpdate: trust.uploadedCrlsNextUpdate,
+        updatedAt: sql`greatest(clock_timestamp(), ${identityTlsCertAuths.updatedAt} + interval '1 microsecond')`,
+      })
       .where(eq(identityTlsCertAuths.id, current.id))
       .returning();
-    if (updated && fetched) await replaceFetchedCrls(tx, updated.id, fetched);
+    if (updated) await replaceFetchedCrls(tx, updated.id, fetched, { keep: kept.map((crl) => crl.url), keepDistributionPoints });
     return updated;
   });
   if (!row) throw notFound(NOT_ATTACHED);
@@ -278,7 +300,8 @@ export async function revokeTlsCertAuth(db: Db, principal: Principal | undefined
     return deleted;
   });
   if (!row) throw notFound(NOT_ATTACHED);
-  return { ...row, crlUrlStatus: [], createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
+  const { crlsNextUpdate: _internal, ...gone } = row;
+  return { ...gone, crlUrlStatus: [], crlDistributionPointStatus: [], createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }
 
 export function tlsCertAuthRoutes(db: Db, crlSource: CrlSource) {

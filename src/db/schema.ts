@@ -78,6 +78,9 @@ export const identityTlsCertAuths = pgTable("identity_tls_cert_auths", {
   verifyClientCertificateChain: boolean("verify_client_certificate_chain").notNull().default(false),
   crls: text("crls"),
   crlUrls: jsonb("crl_urls").$type<string[]>(),
+  /** The soonest nextUpdate of the uploaded `crls`, for certauth_crl_next_update_seconds (null: none has one). */
+  crlsNextUpdate: timestamp("crls_next_update", { withTimezone: true, mode: "date" }),
+  useCrlDistributionPoints: boolean("use_crl_distribution_points").notNull().default(false),
   ocspEnabled: boolean("ocsp_enabled").notNull().default(false),
   ocspServersOverride: jsonb("ocsp_servers_override").$type<string[]>(),
   ocspFailOpen: boolean("ocsp_fail_open").notNull().default(false),
@@ -158,7 +161,10 @@ const bytea = customType<{ data: Uint8Array<ArrayBuffer>; driverData: Uint8Array
   fromDriver: (value) => new Uint8Array(value),
 });
 
-/** The last good CRL fetched from each of a configuration's `crlUrls`, shared by every instance. */
+/**
+ * The last good CRL fetched from each of a configuration's `crlUrls`, and from each CRL distribution point a
+ * login needed (`useCrlDistributionPoints`), shared by every instance.
+ */
 export const fetchedCrls = pgTable(
   "fetched_crls",
   {
@@ -166,6 +172,8 @@ export const fetchedCrls = pgTable(
       .notNull()
       .references(() => identityTlsCertAuths.id, { onDelete: "cascade" }),
     url: text("url").notNull(),
+    /** "url" (one of crlUrls) or "distribution_point" (named by a certificate on a verified path). */
+    source: text("source", { enum: ["url", "distribution_point"] }).notNull().default("url"),
     der: bytea("der").notNull(),
     etag: text("etag"),
     lastModified: text("last_modified"),
@@ -177,6 +185,8 @@ export const fetchedCrls = pgTable(
     failures: integer("failures").notNull().default(0),
     /** When an instance may claim the next fetch (claimed by moving it forward). */
     nextFetchAt: timestamp("next_fetch_at", { withTimezone: true, mode: "date" }).notNull(),
+    /** When a login last needed this CRL (written at most every few minutes); unused distribution points are forgotten. */
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [primaryKey({ columns: [t.configId, t.url] }), index("fetched_crls_next_fetch_idx").on(t.nextFetchAt)],
 );

@@ -2,7 +2,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordFailedLogin, type FailedLogin } from "../audit/login.ts";
-import { decodeLeaf, leafTooLarge, type DecodedLeaf, type OcspLookup, type TrustCache } from "../pki/index.ts";
+import { decodeLeaf, leafTooLarge, type DecodedLeaf, type DistributionPointCrls, type OcspLookup, type TrustCache } from "../pki/index.ts";
 import type { TokenAnswer } from "../tokens/answer.ts";
 import { tokenIssuer } from "../tokens/issue.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
@@ -30,6 +30,8 @@ export interface LoginDeps {
   trustCache: TrustCache;
   /** OCSP for configurations with ocspEnabled; without it, no OCSP is asked. */
   ocsp?: OcspLookup;
+  /** CRLs of distribution points for configurations with useCrlDistributionPoints; without it, none is fetched. */
+  crls?: (configId: string) => DistributionPointCrls;
 }
 
 /** Reads of the identity per login at most, when what was read keeps changing under it. */

@@ -6,6 +6,9 @@
 /** Seconds; a login is a signature check, one query and one insert, so most land well under 50 ms. */
 export const LOGIN_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
+/** Seconds; OCSP answers are typically made hourly to daily, and a week is the longest validity seen in practice. */
+export const OCSP_ANSWER_AGE_BUCKETS = [60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86_400, 3 * 86_400, 7 * 86_400] as const;
+
 export class Histogram {
   readonly counts: number[];
   sum = 0;
@@ -49,6 +52,8 @@ export class Metrics {
   readonly tokenRefusals = new LabeledCounter();
   /** CRL and OCSP fetches by kind (crl, ocsp) × result (ok, not_modified, failed). */
   readonly revocationFetches = new LabeledCounter();
+  /** Age (now − thisUpdate) of each OCSP answer a login used, from the cache or the network. */
+  readonly ocspAnswerAge = new Histogram(OCSP_ANSWER_AGE_BUCKETS);
   /** HTTP responses by status code. */
   readonly responses = new LabeledCounter();
 }
@@ -112,14 +117,17 @@ export function exposition(metrics: Metrics, gauges: Sample[]): string {
     header(lines, sample.name, sample.help, sample.type);
     for (const { labels, value } of sample.values) lines.push(`${sample.name}${labelText(labels)} ${value}`);
   }
-  const h = metrics.loginDuration;
-  const name = "certauth_login_duration_seconds";
-  header(lines, name, "Time to answer a login request, in seconds.", "histogram");
+  histogram(lines, "certauth_login_duration_seconds", "Time to answer a login request, in seconds.", metrics.loginDuration);
+  histogram(lines, "certauth_ocsp_answer_age_seconds", "Age (now minus thisUpdate) of the OCSP answers logins used, cached or fresh, in seconds.", metrics.ocspAnswerAge);
+  return `${lines.join("\n")}\n`;
+}
+
+function histogram(lines: string[], name: string, help: string, h: Histogram): void {
+  header(lines, name, help, "histogram");
   let cumulative = 0;
   for (let i = 0; i < h.buckets.length; i++) {
     cumulative += h.counts[i]!;
     lines.push(`${name}_bucket{le="${h.buckets[i]}"} ${cumulative}`);
   }
   lines.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${h.sum}`, `${name}_count ${h.count}`);
-  return `${lines.join("\n")}\n`;
 }

@@ -40,7 +40,7 @@ async function gauges(database: Database, startedAt: number, soonestCrlNextUpdat
   if (soonest) {
     samples.push({
       name: "certauth_crl_next_update_seconds",
-      help: "Seconds from now to the soonest nextUpdate of any CRL fetched from a URL (negative once past).",
+      help: "Seconds from now to the soonest nextUpdate of any CRL in use: uploaded, fetched from a URL or from a distribution point (negative once past).",
       type: "gauge",
       values: [{ value: Math.round((soonest.getTime() - Date.now()) / 1000) }],
     });
@@ -62,7 +62,7 @@ export interface MetricsDeps {
   metrics: Metrics;
   database: Database;
   metricsToken: string | undefined;
-  /** The soonest nextUpdate of any fetched CRL, null without one. */
+  /** The soonest nextUpdate of any CRL in use, null without one. */
   soonestCrlNextUpdate: () => Promise<Date | null>;
 }
 

@@ -1,5 +1,5 @@
 import { fullyDecoded, parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
-import { compileCrl, type CompiledCrl } from "./lib/crl.ts";
+import { compileCrl, crlCharge, type CompiledCrl } from "./lib/crl.ts";
 import { KEY_POLICY } from "./lib/crypto-policy.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { chargeFor } from "./lib/load.ts";
@@ -19,6 +19,12 @@ export interface CompiledTrust {
   readonly anchorFingerprints: ReadonlySet<string>;
   readonly crls: readonly CompiledCrl[];
   readonly crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>;
+  /** The fetched CRLs (crlUrls and distribution points) by URL. */
+  readonly crlsByUrl: ReadonlyMap<string, CompiledCrl>;
+  /** The soonest nextUpdate of the uploaded `crls`, or null. */
+  readonly uploadedCrlsNextUpdate: Date | null;
+  /** useCrlDistributionPoints. */
+  readonly distributionPoints: boolean;
   readonly allowLists: AllowLists;
   /** OCSP at login, or null. */
   readonly ocsp: OcspSettings | null;
@@ -92,8 +98,14 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
     const blocks = parsePemCrlBlocks(settings.crls);
     for (let i = 0; i < blocks.length; i++) crls.push(await compileCrl(blocks[i]!, `CRL #${i + 1}`, anchorsBySubject));
   }
+  const uploadedCrlsNextUpdate = crls.reduce<Date | null>((soonest, c) => (c.nextUpdate && (!soonest || c.nextUpdate < soonest) ? c.nextUpdate : soonest), null);
   // A CRL fetched from a URL goes through exactly the checks of an uploaded one.
-  for (const fetched of settings.fetchedCrls ?? []) crls.push(await compileCrl(fetched.der, `CRL ${fetched.url}`, anchorsBySubject));
+  const crlsByUrl = new Map<string, CompiledCrl>();
+  for (const fetched of settings.fetchedCrls ?? []) {
+    const crl = await compileCrl(fetched.der, `CRL ${fetched.url}`, anchorsBySubject);
+    crls.push(crl);
+    crlsByUrl.set(fetched.url, crl);
+  }
 
   return {
     id: crypto.randomUUID(),
@@ -103,13 +115,12 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
     anchorFingerprints: seen,
     crls,
     crlsByIssuer: group(crls, (c) => c.issuerKey),
+    crlsByUrl,
+    uploadedCrlsNextUpdate,
+    distributionPoints: settings.useCrlDistributionPoints === true,
     allowLists: compileAllowLists(settings),
     ocsp: settings.ocsp ?? null,
     retainedBytes: anchors.reduce((sum, a) => sum + chargeFor(a.der), 0) + crls.reduce((sum, c) => sum + crlCharge(c), 0),
   };
 }
 
-/** A compiled CRL keeps its tbsCertList bytes and a set of hex serials (about 128 bytes each). */
-function crlCharge(crl: CompiledCrl): number {
-  return crl.crl.rawData.byteLength + 128 * crl.revoked.size;
-}

@@ -1,10 +1,13 @@
 export { TrustConfigError } from "./errors.ts";
 export { assertCryptoPolicy, compileTrust, type CompiledTrust } from "./compile.ts";
-export { verifyChain, verifyDecoded } from "./verify.ts";
+export { verifyChain, verifyDecoded, type Network } from "./verify.ts";
 export { decodeLeaf, fingerprintLeaf, summarizeLeaf, type DecodedLeaf } from "./summarize.ts";
 export { leafTooLarge, MAX_CERTIFICATE_BYTES, MAX_CHAIN_BYTES } from "./limits.ts";
 export { TrustCache } from "./trust-cache.ts";
 export { verifiedChains, VerifiedChainCache } from "./verified-chain-cache.ts";
 export { refusedChains, RefusedChainCache } from "./refused-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";
-export type { FetchedCrl, LeafSummary, OcspAnswer, OcspLookup, OcspSettings, Refusal, TrustSettings, Verdict } from "./types.ts";
+export type { CompiledCrl } from "./lib/crl.ts";
+export { compileCrl, crlCharge } from "./lib/crl.ts";
+export { ByteBudgetCache } from "./lib/byte-budget-cache.ts";
+export type { DistributionPointCrls, FetchedCrl, LeafSummary, OcspAnswer, OcspLookup, OcspSettings, Refusal, TrustSettings, Verdict } from "./types.ts";

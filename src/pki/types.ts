@@ -1,4 +1,5 @@
 import type { ParsedCertificate } from "./lib/certificate.ts";
+import type { CompiledCrl } from "./lib/crl.ts";
 import type { CertificateReason } from "../reasons.ts";
 
 /** What the engine judges a chain against: the trust fields of an identity's TLS cert auth settings. */
@@ -14,6 +15,8 @@ export interface TrustSettings {
   allowedOrganizationalUnits: string[] | null;
   /** OCSP at login, or null when ocspEnabled is false. */
   ocsp?: OcspSettings | null;
+  /** Also check the CRLs named by the distribution points of the certificates on a verified path. */
+  useCrlDistributionPoints?: boolean;
 }
 
 /** The OCSP fields of PRODUCT §2.2 a login needs. */
@@ -34,6 +37,16 @@ export type OcspAnswer =
 
 /** Asks OCSP about `cert`, issued by `issuer`, answering by `deadline` (epoch ms); the network part of the OCSP rule. */
 export type OcspLookup = (cert: ParsedCertificate, issuer: ParsedCertificate, settings: OcspSettings, now: Date, deadline: number) => Promise<OcspAnswer>;
+
+/**
+ * The CRL at a distribution point URL that the compiled configuration does not hold yet: read from storage or
+ * fetched, compiled against `anchorsBySubject` (exactly like an uploaded CRL), by `deadline` (epoch ms); a
+ * sentence when none could be had. `used` marks a stored one as needed by a login.
+ */
+export interface DistributionPointCrls {
+  fetch(url: string, anchorsBySubject: ReadonlyMap<string, ParsedCertificate[]>, compilation: string, deadline: number): Promise<CompiledCrl | string>;
+  used(url: string): void;
+}
 
 /** A CRL's DER as last fetched from its URL. */
 export interface FetchedCrl {

@@ -8,6 +8,7 @@ import { checkCommonName, checkOrganization, checkOrganizationalUnit, checkSubje
 import { checkLeafIsNotCa } from "./rules/ca-certificate-not-allowed.ts";
 import { checkCaConstraints } from "./rules/ca-constraints.ts";
 import { checkCriticalExtensions } from "./rules/critical-extensions.ts";
+import { distributionPointCrls } from "./rules/distribution-points.ts";
 import { checkIssuerExtendedKeyUsage, checkLeafExtendedKeyUsage } from "./rules/extended-key-usage.ts";
 import { checkNameConstraints } from "./rules/name-constraints.ts";
 import { checkPathLength } from "./rules/path-length.ts";
@@ -16,16 +17,19 @@ import { checkRevocation } from "./rules/revocation.ts";
 import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
 import { checkKeys } from "./rules/weak-key.ts";
 import { checkSignatureAlgorithms } from "./rules/weak-signature-algorithm.ts";
-import type { LeafSummary, OcspLookup, RuleResult, Verdict } from "./types.ts";
+import type { CompiledCrl } from "./lib/crl.ts";
+import type { DistributionPointCrls, LeafSummary, OcspLookup, RuleResult, Verdict } from "./types.ts";
 import { VerifiedChainCache, verifiedChains } from "./verified-chain-cache.ts";
 
 /**
  * Judges a presented chain (leaf first, then whatever intermediates the client sent) against a compiled
  * configuration. Never throws: anything unexpected is a refusal. Checks run in the contract's order:
  * leaf decoding, ca_certificate_not_allowed, leaf validity, leaf EKU, path (ca_verification_failed),
- * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs,
- * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, allow-lists, and last,
- * with `ocsp` given and the configuration's OCSP on, OCSP about the path that passed (the only network I/O).
+ * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs (with
+ * useCrlDistributionPoints, those of the path's distribution points, fetched through `network.crls` when the
+ * configuration holds none yet), weak signature algorithms (certificates below the anchor, CRLs used), weak keys,
+ * allow-lists, and last, with `network.ocsp` given and the configuration's OCSP on, OCSP about the path that
+ * passed. Those two lookups are the only network I/O, both by `network.deadline`.
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
   const leafDer = chainDer[0];
@@ -47,16 +51,22 @@ export async function verifyDecoded(
   leaf: ParsedCertificate,
   chainDer: Uint8Array[],
   now: Date,
-  ocsp?: { lookup: OcspLookup; deadline: number },
+  network?: Network,
 ): Promise<Verdict> {
   if (!fullyDecoded(leaf)) return undecodable();
   const leafSummary: LeafSummary = { fingerprint: leaf.fingerprint, subject: leaf.subject };
   try {
-    const refusal = await judge(trust, leaf, withinLimits(chainDer).slice(1), now, ocsp);
+    const refusal = await judge(trust, leaf, withinLimits(chainDer).slice(1), now, network);
     return refusal ? { ok: false, ...refusal, leaf: leafSummary } : { ok: true, leaf: leafSummary };
   } catch {
     return { ok: false, reason: "ca_verification_failed", message: "The certificate chain could not be verified.", leaf: leafSummary };
   }
+}
+
+/** What a login may ask over the network: OCSP, and CRLs of distribution points; each by its own deadline (epoch ms). */
+export interface Network {
+  ocsp?: { lookup: OcspLookup; deadline: number };
+  crls?: { crls: DistributionPointCrls; deadline: number };
 }
 
 const undecodable = (): Verdict => ({ ok: false, reason: "bad_certificate", message: "The client certificate could not be decoded.", leaf: null });
@@ -66,7 +76,7 @@ async function judge(
   leaf: ParsedCertificate,
   rest: Uint8Array[],
   now: Date,
-  ocsp?: { lookup: OcspLookup; deadline: number },
+  network?: Network,
 ): Promise<RuleResult> {
   const leafRefusal = checkLeafIsNotCa(leaf, trust.anchorFingerprints) ?? checkLeafValidity(leaf, now) ?? checkLeafExtendedKeyUsage(leaf);
   if (leafRefusal) return leafRefusal;
@@ -84,7 +94,7 @@ async function judge(
   let firstRefusal: RuleResult = null;
   let passed: readonly ParsedCertificate[] | null = null;
   for (const path of paths) {
-    const refusal = await checkPath(trust, path, now);
+    const refusal = await checkPath(trust, path, now, network?.crls);
     if (!refusal) {
       passed = path;
       break;
@@ -99,22 +109,33 @@ async function judge(
     checkSubjectAltNames(leaf, allow.subjectAltNames) ??
     checkOrganization(leaf, allow.organizations) ??
     checkOrganizationalUnit(leaf, allow.organizationalUnits) ??
-    (trust.ocsp && ocsp ? await checkOcsp(passed, trust.chainMode, trust.ocsp, ocsp.lookup, now, ocsp.deadline) : null)
+    (trust.ocsp && network?.ocsp ? await checkOcsp(passed, trust.chainMode, trust.ocsp, network.ocsp.lookup, now, network.ocsp.deadline) : null)
   );
 }
 
-async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[], now: Date): Promise<RuleResult> {
-  return (
+async function checkPath(trust: CompiledTrust, path: readonly ParsedCertificate[], now: Date, crls: Network["crls"]): Promise<RuleResult> {
+  const refusal =
     checkCriticalExtensions(path) ??
     (trust.chainMode ? checkCaConstraints(path) : null) ??
     checkIssuerValidity(path, now) ??
     checkIssuerExtendedKeyUsage(path) ??
     checkPathLength(path) ??
-    checkNameConstraints(path) ??
-    (await checkRevocation(path, trust.crlsByIssuer, now)) ??
-    checkSignatureAlgorithms(path) ??
-    checkKeys(path)
-  );
+    checkNameConstraints(path);
+  if (refusal) return refusal;
+  let crlsByIssuer = trust.crlsByIssuer;
+  if (trust.distributionPoints) {
+    const found = await distributionPointCrls(path, trust, crls);
+    if ("reason" in found) return found;
+    if (found.learned.length) crlsByIssuer = withCrls(crlsByIssuer, found.learned);
+  }
+  return (await checkRevocation(path, crlsByIssuer, now)) ?? checkSignatureAlgorithms(path) ?? checkKeys(path);
+}
+
+/** The configured CRLs by issuer, plus distribution point CRLs the compiled configuration does not hold yet. */
+function withCrls(byIssuer: ReadonlyMap<string, CompiledCrl[]>, more: readonly CompiledCrl[]): ReadonlyMap<string, CompiledCrl[]> {
+  const merged = new Map(byIssuer);
+  for (const crl of more) merged.set(crl.issuerKey, [...(merged.get(crl.issuerKey) ?? []), crl]);
+  return merged;
 }
 
 /** Paths from the verified-chain cache, none if the chain was refused lately, or built (signatures checked) and cached. */

@@ -1,4 +1,4 @@
-import { eq, min, sql } from "drizzle-orm";
+import { and, eq, inArray, min, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import { badRequest } from "../errors.ts";
@@ -50,6 +50,21 @@ export class CrlSource {
 /** What an attach or PATCH stores for one URL. */
 export type FetchedRow = typeof fetchedCrls.$inferInsert;
 
+/** The columns a good fetch sets: the body, its validators and dates, and when to fetch again. */
+export function goodFetch(source: CrlSource, result: FetchResult & { status: 200 }, crl: { thisUpdate: Date; nextUpdate: Date | null }, now: Date) {
+  return {
+    der: result.body,
+    etag: result.etag,
+    lastModified: result.lastModified,
+    thisUpdate: crl.thisUpdate,
+    nextUpdate: crl.nextUpdate,
+    lastFetchedAt: now,
+    lastStatus: "ok",
+    failures: 0,
+    nextFetchAt: source.nextFetchAt(now, crl.thisUpdate, crl.nextUpdate),
+  };
+}
+
 /** Fetches every URL for an attach or PATCH; a failure is a 400 naming the URL. */
 export async function fetchForAttach(source: CrlSource, urls: readonly string[], now: Date): Promise<Omit<FetchedRow, "configId">[]> {
   return Promise.all(
@@ -62,19 +77,7 @@ export async function fetchForAttach(source: CrlSource, urls: readonly string[],
         throw err;
       }
       if (result.status !== 200) throw badRequest(`The CRL at ${url} could not be fetched: it answered HTTP ${result.status}.`);
-      const { thisUpdate, nextUpdate } = await decodeFetched(url, result.body);
-      return {
-        url,
-        der: result.body,
-        etag: result.etag,
-        lastModified: result.lastModified,
-        thisUpdate,
-        nextUpdate,
-        lastFetchedAt: now,
-        lastStatus: "ok",
-        failures: 0,
-        nextFetchAt: source.nextFetchAt(now, thisUpdate, nextUpdate),
-      };
+      return { url, ...goodFetch(source, result, await decodeFetched(url, result.body), now) };
     }),
   );
 }
@@ -90,31 +93,68 @@ async function decodeFetched(url: string, der: Uint8Array<ArrayBuffer>) {
   }
 }
 
-/** The stored CRLs of a configuration, as compileTrust takes them. */
-export async function loadFetchedCrls(db: Db, configId: string): Promise<FetchedCrl[]> {
-  return db.select({ url: fetchedCrls.url, der: fetchedCrls.der }).from(fetchedCrls).where(eq(fetchedCrls.configId, configId)).orderBy(fetchedCrls.url);
+type Source = FetchedRow["source"] & string;
+
+/** The stored CRLs of a configuration (of one source, or all), as compileTrust takes them. */
+export async function loadFetchedCrls(db: Db, configId: string, source?: Source): Promise<FetchedCrl[]> {
+  return db
+    .select({ url: fetchedCrls.url, der: fetchedCrls.der })
+    .from(fetchedCrls)
+    .where(and(eq(fetchedCrls.configId, configId), source ? eq(fetchedCrls.source, source) : undefined))
+    .orderBy(fetchedCrls.url);
 }
 
-/** Replaces the stored CRLs of a configuration with `rows` (inside the attach or PATCH transaction). */
-export async function replaceFetchedCrls(db: Db, configId: string, rows: Omit<FetchedRow, "configId">[]): Promise<void> {
-  await db.delete(fetchedCrls).where(eq(fetchedCrls.configId, configId));
-  if (rows.length) await db.insert(fetchedCrls).values(rows.map((row) => ({ ...row, configId })));
+/**
+ * Sets the CRLs of a configuration's crlUrls (inside the attach or PATCH transaction): the rows of `keep` stay,
+ * `rows` are added, every other crlUrls row goes, and so do the distribution point rows unless `keepDistributionPoints`.
+ */
+export async function replaceFetchedCrls(
+  db: Db,
+  configId: string,
+  rows: Omit<FetchedRow, "configId">[],
+  { keep = [], keepDistributionPoints = false }: { keep?: readonly string[]; keepDistributionPoints?: boolean } = {},
+): Promise<void> {
+  const added = rows.map((row) => row.url);
+  await db
+    .delete(fetchedCrls)
+    .where(
+      and(
+        eq(fetchedCrls.configId, configId),
+        or(
+          and(eq(fetchedCrls.source, "url"), keep.length ? notInArray(fetchedCrls.url, [...keep]) : undefined),
+          keepDistributionPoints ? (added.length ? inArray(fetchedCrls.url, added) : sql`false`) : eq(fetchedCrls.source, "distribution_point"),
+        ),
+      ),
+    );
+  if (rows.length) await db.insert(fetchedCrls).values(rows.map((row) => ({ ...row, configId, source: "url" as const })));
 }
 
-/** Each URL's last fetch, for GET. */
-export async function crlUrlStatus(db: Db, configId: string) {
+/** Each stored CRL's last fetch by source, for GET: crlUrlStatus and crlDistributionPointStatus. */
+export async function fetchedCrlStatus(db: Db, configId: string) {
   const rows = await db
-    .select({ url: fetchedCrls.url, lastFetchedAt: fetchedCrls.lastFetchedAt, status: fetchedCrls.lastStatus, nextUpdate: fetchedCrls.nextUpdate })
+    .select({
+      url: fetchedCrls.url,
+      source: fetchedCrls.source,
+      lastFetchedAt: fetchedCrls.lastFetchedAt,
+      status: fetchedCrls.lastStatus,
+      nextUpdate: fetchedCrls.nextUpdate,
+    })
     .from(fetchedCrls)
     .where(eq(fetchedCrls.configId, configId))
     .orderBy(fetchedCrls.url);
-  return rows.map((row) => ({ ...row, lastFetchedAt: row.lastFetchedAt.toISOString(), nextUpdate: row.nextUpdate?.toISOString() ?? null }));
+  const of = (source: Source) =>
+    rows
+      .filter((row) => row.source === source)
+      .map(({ source: _, ...row }) => ({ ...row, lastFetchedAt: row.lastFetchedAt.toISOString(), nextUpdate: row.nextUpdate?.toISOString() ?? null }));
+  return { crlUrlStatus: of("url"), crlDistributionPointStatus: of("distribution_point") };
 }
 
-/** The soonest nextUpdate of any fetched CRL, for certauth_crl_next_update_seconds. */
+/** The soonest nextUpdate of any CRL in use (uploaded, fetched from a URL or a distribution point), for certauth_crl_next_update_seconds. */
 export async function soonestNextUpdate(db: Db): Promise<Date | null> {
-  const [row] = await db.select({ soonest: min(fetchedCrls.nextUpdate) }).from(fetchedCrls);
-  return row?.soonest ?? null;
+  const [fetched] = await db.select({ soonest: min(fetchedCrls.nextUpdate) }).from(fetchedCrls);
+  const [uploaded] = await db.select({ soonest: min(identityTlsCertAuths.crlsNextUpdate) }).from(identityTlsCertAuths);
+  const times = [fetched?.soonest, uploaded?.soonest].flatMap((d) => (d == null ? [] : [new Date(d).getTime()]));
+  return times.length ? new Date(Math.min(...times)) : null;
 }
 
 /** Moves a configuration's version forward, so every instance's TrustCache compiles the new CRL. */

@@ -69,11 +69,12 @@ export class OcspClient {
   }
 
   async #ask(url: string, cert: ParsedCertificate, issuer: ParsedCertificate, settings: OcspSettings, now: Date, deadline: number): Promise<OcspAnswer> {
-    const certId = await certIdOf(cert, issuer);
     const key = `${issuer.fingerprint} ${cert.serial} ${url}`;
     const cached = this.#cache.get(key);
-    if (cached && cached.nextUpdate > now.getTime() && fresh(cached.thisUpdate, settings, now)) return toAnswer(cached, cert, url);
+    if (cached && cached.nextUpdate > now.getTime() && fresh(cached.thisUpdate, settings, now)) return this.#used(cached, cert, url, now);
     if (cached) this.#cache.delete(key);
+    // Two digests and a serialization: only when the network is asked.
+    const certId = await certIdOf(cert, issuer);
     let lastError = "no answer";
     for (let attempt = 0; attempt <= settings.maxRetries; attempt++) {
       if (attempt > 0) {
@@ -86,8 +87,8 @@ export class OcspClient {
       try {
         const found = await this.#query(url, certId, issuer, settings, now, timeoutMs);
         this.metrics.revocationFetches.inc("ocsp", "ok");
-        if (found.nextUpdate !== null) this.#remember(key, { status: found.status, thisUpdate: found.thisUpdate, nextUpdate: found.nextUpdate });
-        return toAnswer(found, cert, url);
+        if (found.nextUpdate > 0) this.#remember(key, { status: found.status, thisUpdate: found.thisUpdate, nextUpdate: found.nextUpdate });
+        return this.#used(found, cert, url, now);
       } catch (err) {
         this.metrics.revocationFetches.inc("ocsp", "failed");
         lastError = (err as Error).message;
@@ -112,6 +113,11 @@ export class OcspClient {
     const result = await fetchRevocationUrl(`${url.replace(/\/$/, "")}/${encoded}`, this.allowed, {}, { maxBytes: MAX_RESPONSE_BYTES, timeoutMs });
     if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
     return checkResponse(result.body, certId, issuer, new Uint8Array(nonceValue), settings, now);
+  }
+
+  #used(found: { status: Cached["status"]; thisUpdate: number }, cert: ParsedCertificate, url: string, now: Date): OcspAnswer {
+    this.metrics.ocspAnswerAge.observe(Math.max(0, (now.getTime() - found.thisUpdate) / 1000));
+    return toAnswer(found, cert, url);
   }
 
   #remember(key: string, entry: Cached) {
@@ -195,6 +201,7 @@ async function checkResponse(
   if (nextUpdate !== null && nextUpdate < at - CLOCK_SKEW_MS) throw new Unavailable(`its nextUpdate ${single.nextUpdate!.toISOString()} has passed`);
   if (!fresh(thisUpdate, settings, now)) throw new Unavailable(`its thisUpdate is older than ocspThisUpdateMaxAge (${settings.thisUpdateMaxAge} s)`);
   const status = single.certStatus.good !== undefined ? "good" : single.certStatus.revoked ? "revoked" : "unknown";
+  // 0: no nextUpdate, so not cached.
   return { status, thisUpdate, nextUpdate: nextUpdate ?? 0 };
 }
 

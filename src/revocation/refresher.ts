@@ -3,7 +3,9 @@ import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
 import { compileTrust } from "../pki/index.ts";
-import { bumpVersion, type CrlSource } from "./crls.ts";
+import { bumpVersion, goodFetch, type CrlSource } from "./crls.ts";
+import { forgetUnused } from "./distribution-points.ts";
+import { withoutCredentials } from "./urls.ts";
 
 /** How long a claimed fetch is this instance's; past it (the instance died mid-fetch) another may claim the row. */
 const CLAIM_SECONDS = 120;
@@ -46,8 +48,9 @@ export class CrlRefresher {
     await this.#round;
   }
 
-  /** Fetches every CRL due at `now` that this instance claims; answers how many it fetched. */
+  /** Forgets distribution point CRLs no login needs any more, then fetches every CRL due at `now` that this instance claims; answers how many it fetched. */
   async refreshDue(now: Date): Promise<number> {
+    await forgetUnused(this.db, now);
     const due = this.db
       .select({ configId: fetchedCrls.configId, url: fetchedCrls.url })
       .from(fetchedCrls)
@@ -78,17 +81,7 @@ export class CrlRefresher {
       await this.db.transaction(async (tx) => {
         await tx
           .update(fetchedCrls)
-          .set({
-            der: result.body,
-            etag: result.etag,
-            lastModified: result.lastModified,
-            thisUpdate: crl.thisUpdate,
-            nextUpdate: crl.nextUpdate,
-            lastFetchedAt: now,
-            lastStatus: "ok",
-            failures: 0,
-            nextFetchAt: this.source.nextFetchAt(now, crl.thisUpdate, crl.nextUpdate),
-          })
+          .set(goodFetch(this.source, result, crl, now))
           .where(key);
         if (changed) await bumpVersion(tx, row.configId);
       });
@@ -96,7 +89,18 @@ export class CrlRefresher {
       // The last good CRL stays; past its nextUpdate, logins fail closed with crl_expired.
       const failures = row.failures + 1;
       const status = `failed: ${(err as Error).message}`.slice(0, 512);
-      this.log.warn("CRL fetch failed", { url: row.url, failures, error: (err as Error).message });
+      const url = withoutCredentials(row.url);
+      this.log.warn("CRL fetch failed", { url, failures, error: (err as Error).message });
+      const state = expiryState(row, now);
+      // Once per CRL and state: the row's previous failure tells which state the last attempt left it in.
+      if (state !== "fresh" && (row.failures === 0 || expiryState(row, row.lastFetchedAt) !== state)) {
+        this.log.warn(state === "expired" ? "CRL expired and its refresh failed" : "CRL expires soon and its refresh failed", {
+          url,
+          configId: row.configId,
+          nextUpdate: row.nextUpdate?.toISOString(),
+          failures,
+        });
+      }
       await this.db
         .update(fetchedCrls)
         .set({ lastFetchedAt: now, lastStatus: status, failures, nextFetchAt: this.source.retryAt(now, failures) })
@@ -123,6 +127,14 @@ export class CrlRefresher {
     });
     return trust.crls[0]!;
   }
+}
+
+/** Where a CRL stands at `at`: past its nextUpdate, within the last tenth of its validity, or neither. */
+function expiryState(row: { thisUpdate: Date; nextUpdate: Date | null }, at: Date): "fresh" | "expiring" | "expired" {
+  if (!row.nextUpdate) return "fresh";
+  const next = row.nextUpdate.getTime();
+  if (at.getTime() >= next) return "expired";
+  return at.getTime() >= next - (next - row.thisUpdate.getTime()) / 10 ? "expiring" : "fresh";
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -134,13 +134,21 @@ describe("certauth against the server's database", () => {
 
   it("updates --crl-url (repeatable): fetches each CRL now, and --no-crl-urls removes them", async () => {
     const crl = await makeCrl({ issuer: ca, revoked: [] });
-    const server = createServer((req, res) => (req.url?.endsWith(".crl") ? res.writeHead(200).end(crl.der) : res.writeHead(404).end()));
+    const requested: string[] = [];
+    const server = createServer((req, res) => {
+      requested.push(req.url ?? "");
+      return req.url?.endsWith(".crl") ? res.writeHead(200).end(crl.der) : res.writeHead(404).end();
+    });
     await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const { identityTlsCertAuth } = await cliJson(env, "tls-cert-auth", "update", identityId, "--crl-url", `${base}/a.crl`, "--crl-url", `${base}/b.crl`);
       expect(identityTlsCertAuth.crlUrls).toEqual([`${base}/a.crl`, `${base}/b.crl`]);
       expect(identityTlsCertAuth.crlUrlStatus.map((s: { status: string }) => s.status)).toEqual(["ok", "ok"]);
+      // URLs already stored keep their CRLs: only the new one is fetched.
+      const grown = await cliJson(env, "tls-cert-auth", "update", identityId, "--crl-url", `${base}/b.crl`, "--crl-url", `${base}/c.crl`);
+      expect(grown.identityTlsCertAuth.crlUrlStatus.map((s: { url: string }) => s.url)).toEqual([`${base}/b.crl`, `${base}/c.crl`]);
+      expect(requested).toEqual(["/a.crl", "/b.crl", "/c.crl"]);
       const missing = await cli(env, "tls-cert-auth", "update", identityId, "--crl-url", `${base}/missing`);
       expect(missing.err.trim()).toBe(`certauth: The CRL at ${base}/missing could not be fetched: it answered HTTP 404.`);
       const removed = await cliJson(env, "tls-cert-auth", "update", identityId, "--no-crl-urls");
@@ -148,6 +156,37 @@ describe("certauth against the server's database", () => {
     } finally {
       server.close();
     }
+  }, 60_000);
+
+  it("sets the OCSP fields and useCrlDistributionPoints with --ocsp… and --use-crl-distribution-points, and turns them off again", async () => {
+    const { identityTlsCertAuth: on } = await cliJson(
+      env, "tls-cert-auth", "update", identityId, "--ocsp", "--ocsp-server", "http://127.0.0.1:9/a", "--ocsp-server", "https://ocsp.example.com/",
+      "--ocsp-fail-open", "--ocsp-query-all-servers", "--ocsp-max-retries", "2", "--ocsp-this-update-max-age", "3600", "--use-crl-distribution-points",
+    );
+    expect(on).toMatchObject({
+      ocspEnabled: true,
+      ocspServersOverride: ["http://127.0.0.1:9/a", "https://ocsp.example.com/"],
+      ocspFailOpen: true,
+      ocspQueryAllServers: true,
+      ocspMaxRetries: 2,
+      ocspThisUpdateMaxAge: 3600,
+      useCrlDistributionPoints: true,
+    });
+    const human = await cli(env, "tls-cert-auth", "get", identityId);
+    expect(human.out).toContain("ocspServersOverride");
+    const { identityTlsCertAuth: off } = await cliJson(
+      env, "tls-cert-auth", "update", identityId, "--no-ocsp", "--no-ocsp-servers", "--no-ocsp-fail-open", "--no-ocsp-query-all-servers", "--no-crl-distribution-points",
+    );
+    expect(off).toMatchObject({ ocspEnabled: false, ocspServersOverride: null, ocspFailOpen: false, ocspQueryAllServers: false, ocspMaxRetries: 2, useCrlDistributionPoints: false });
+    const tooMany = await cli(env, "tls-cert-auth", "update", identityId, "--ocsp-max-retries", "11");
+    expect(tooMany.code).not.toBe(0);
+    expect(tooMany.err).toContain("ocspMaxRetries");
+    const notNumber = await cli(env, "tls-cert-auth", "update", identityId, "--ocsp-this-update-max-age", "soon");
+    expect(notNumber.err).toContain("ocspThisUpdateMaxAge");
+    const contradiction = await cli(env, "tls-cert-auth", "update", identityId, "--ocsp", "--no-ocsp");
+    expect(contradiction.code).toBe(2);
+    const ftp = await cli(env, "tls-cert-auth", "update", identityId, "--ocsp-server", "ftp://127.0.0.1/");
+    expect(ftp.err).toContain("ocspServersOverride");
   }, 60_000);
 
   let accessToken: string;

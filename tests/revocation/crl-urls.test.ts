@@ -4,8 +4,7 @@
  * them again. On PGlite and PostgreSQL; two instances on one PostgreSQL fetch once per interval.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { CrlServer } from "../helpers/crl-server.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { createTestDatabase, storageDrivers } from "../helpers/databases.ts";
 import { bundle, makeCa, makeCrl, makeLeaf, type Issued } from "../fixtures/pki.ts";
@@ -17,37 +16,6 @@ const root = await makeCa({ subject: "CN=CRL URL Root" });
 const revoked = await makeLeaf({ issuer: root, cn: "revoked" });
 const good = await makeLeaf({ issuer: root, cn: "good" });
 const tlsOf = (leaf: Issued) => ({ cert: bundle(leaf), key: leaf.keyPem });
-
-/** A CRL server: each path serves a body with an ETag (304 on a match), or drops the connection when down. */
-class CrlServer {
-  readonly bodies = new Map<string, Uint8Array>();
-  requests = 0;
-  down = false;
-  #server!: Server;
-  base = "";
-
-  async start() {
-    this.#server = createServer((req, res) => {
-      this.requests++;
-      if (this.down) return req.socket.destroy();
-      const body = this.bodies.get(req.url ?? "");
-      if (!body) return res.writeHead(404).end();
-      const etag = `"${Bun.hash(body).toString(16)}"`;
-      if (req.headers["if-none-match"] === etag) return res.writeHead(304).end();
-      res.writeHead(200, { etag, "content-type": "application/pkix-crl" }).end(body);
-    });
-    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
-    this.base = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-  async serve(path: string, revokedSerials: string[], nextUpdate?: Date) {
-    this.bodies.set(path, (await makeCrl({ issuer: root, revoked: revokedSerials, nextUpdate })).der);
-    return `${this.base}${path}`;
-  }
-  stop() {
-    this.#server.closeAllConnections();
-    this.#server.close();
-  }
-}
 
 const drivers = await storageDrivers();
 const KEY_ENCRYPTION_KEY = "crl-url-test-key-encryption-key-0123456789";
@@ -75,7 +43,7 @@ for (const driver of drivers) {
     });
 
     it("fetches the CRL at attach and refuses a serial it lists with certificate_revoked", async () => {
-      const url = await crls.serve(`/${driver}/a.crl`, [revoked.serial]);
+      const url = await crls.serve(`/${driver}/a.crl`, root, [revoked.serial]);
       const id = await newIdentity();
       const res = await svc.admin(configPath(id), { body: { caCertificate: root.pem, crlUrls: [url] } });
       expect(res.json.message).toBeUndefined();
@@ -118,7 +86,7 @@ for (const driver of drivers) {
     });
 
     it("applies a changed CRL after a refresh, and keeps the stored one on 304", async () => {
-      const url = await crls.serve(`/${driver}/b.crl`, []);
+      const url = await crls.serve(`/${driver}/b.crl`, root, []);
       const id = await newIdentity();
       expect((await svc.admin(configPath(id), { body: { caCertificate: root.pem, crlUrls: [url] } })).status).toBe(200);
       expect((await login(id, good)).status).toBe(200);
@@ -131,7 +99,7 @@ for (const driver of drivers) {
       expect(unchanged.status).toBe("not_modified");
       expect((await login(id, good)).status).toBe(200);
 
-      await crls.serve(`/${driver}/b.crl`, [good.serial]);
+      await crls.serve(`/${driver}/b.crl`, root, [good.serial]);
       expect(await refreshAt(4 * HOUR)).toBeGreaterThanOrEqual(1);
       const out = await login(id, good);
       expect(out.status).toBe(401);
@@ -142,7 +110,7 @@ for (const driver of drivers) {
     });
 
     it("keeps the last good CRL while the server is down, and fails closed with crl_expired past its nextUpdate", async () => {
-      const url = await crls.serve(`/${driver}/c.crl`, [], new Date(Date.now() + 1500));
+      const url = await crls.serve(`/${driver}/c.crl`, root, [], { nextUpdate: new Date(Date.now() + 1500) });
       const id = await newIdentity();
       expect((await svc.admin(configPath(id), { body: { caCertificate: root.pem, crlUrls: [url] } })).status).toBe(200);
       crls.down = true;
@@ -183,10 +151,10 @@ describe.if(drivers.includes("postgres"))("two instances on one PostgreSQL", () 
   it("fetches each CRL once per interval between them, and both see the new CRL", async () => {
     const orgId = (await a.admin("/api/v1/organizations", { body: { name: "Shared", slug: "shared" } })).json.organization.id;
     const id = (await a.admin("/api/v1/identities", { body: { name: "shared", organizationId: orgId } })).json.identity.id;
-    const url = await crls.serve("/shared.crl", []);
+    const url = await crls.serve("/shared.crl", root, []);
     expect((await a.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`, { body: { caCertificate: root.pem, crlUrls: [url] } })).status).toBe(200);
     expect(crls.requests).toBe(1);
-    await crls.serve("/shared.crl", [good.serial]);
+    await crls.serve("/shared.crl", root, [good.serial]);
 
     const at = new Date(Date.now() + 2 * HOUR);
     const fetched = await Promise.all([a.service.crlRefresher.refreshDue(at), b.service.crlRefresher.refreshDue(at), b.service.crlRefresher.refreshDue(at)]);

@@ -184,11 +184,16 @@ describe("OCSP at login", () => {
     expect(await reasonOf(id, good)).toBe("401 revocation_status_unavailable");
   });
 
-  it("serves a second login from the cached answer while the responder is down", async () => {
+  it("serves a second login from the cached answer while the responder is down, and counts the age of each answer used", async () => {
+    const answersUsed = async () => Number(/^certauth_ocsp_answer_age_seconds_count (\d+)$/m.exec((await svc.call("/metrics")).text)?.[1]);
     const id = await attach({});
     expect(await reasonOf(id, good)).toBe(200);
     await byCa.stop();
+    const before = await answersUsed();
     expect(await reasonOf(id, good)).toBe(200);
+    expect(await answersUsed()).toBe(before + 1);
+    // openssl's answers carry thisUpdate = now: fresh answers fall in the first bucket.
+    expect((await svc.call("/metrics")).text).toMatch(/^certauth_ocsp_answer_age_seconds_bucket\{le="60"\} [1-9]\d*$/m);
     expect(await reasonOf(id, revoked)).toBe("401 certificate_revoked");
     expect(await reasonOf(await attach({ ocspServersOverride: [`${byCa.url}/other`] }), good)).toBe("401 revocation_status_unavailable");
   });

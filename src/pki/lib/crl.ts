@@ -93,3 +93,8 @@ export async function compileCrl(
     intermediateChecks: new ByteBudgetCache(64 * 1024),
   };
 }
+
+/** A compiled CRL keeps its tbsCertList bytes and a set of hex serials (about 128 bytes each). */
+export function crlCharge(crl: CompiledCrl): number {
+  return crl.crl.rawData.byteLength + 128 * crl.revoked.size;
+}

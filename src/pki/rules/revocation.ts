@@ -51,7 +51,8 @@ export async function checkRevocation(
 /** A remembered signature check: a fingerprint key and a settled promise. */
 const INTERMEDIATE_CHECK_BYTES = 256;
 
-async function crlApplies(
+/** Whether `crl` covers `cert`: signed by its issuer on this path (`issuer`, null for the anchor itself); "forged" when that intermediate did not sign it. */
+export async function crlApplies(
   crl: CompiledCrl,
   cert: ParsedCertificate,
   issuer: ParsedCertificate | null,

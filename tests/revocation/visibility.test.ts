@@ -1,0 +1,97 @@
+/**
+ * What operators see of revocation: certauth_crl_next_update_seconds over every CRL in use (uploaded, from a URL,
+ * from a distribution point), and the warning when a CRL nears or passes its nextUpdate while its refresh fails,
+ * written once per CRL and state. A local HTTP server serves the CRLs; the refresher runs at chosen times.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as x509 from "../../src/pki/x509.ts";
+import { createLogger } from "../../src/log.ts";
+import { crlSourceFor } from "../../src/revocation/crls.ts";
+import { CrlRefresher } from "../../src/revocation/refresher.ts";
+import { startService, type RunningService } from "../helpers/service.ts";
+import { storageDrivers } from "../helpers/databases.ts";
+import { bundle, makeCa, makeCrl, makeLeaf } from "../fixtures/pki.ts";
+
+const HOUR = 3600 * 1000;
+const drivers = await storageDrivers();
+
+for (const driver of drivers) {
+  describe(`revocation visibility on ${driver}`, () => {
+    let svc: RunningService;
+    let orgId: string;
+    let server: Server;
+    let base = "";
+    let down = false;
+    const bodies = new Map<string, Uint8Array>();
+
+    const attach = async (body: Record<string, unknown>) => {
+      const id = (await svc.admin("/api/v1/identities", { body: { name: `id-${crypto.randomUUID()}`, organizationId: orgId } })).json.identity.id as string;
+      const res = await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`, { body });
+      expect(res.json.message).toBeUndefined();
+      return id;
+    };
+    const nextUpdateGauge = async () => Number(/^certauth_crl_next_update_seconds (-?\d+)$/m.exec((await svc.call("/metrics")).text)?.[1]);
+
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        if (down) return req.socket.destroy();
+        const body = bodies.get(req.url ?? "");
+        return body ? res.writeHead(200).end(body) : res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      svc = await startService(driver, { LOGIN_RATE_LIMIT: "0" });
+      orgId = (await svc.admin("/api/v1/organizations", { body: { name: "Acme", slug: "acme" } })).json.organization.id;
+    }, 120_000);
+    afterAll(async () => {
+      await svc?.stop();
+      server?.closeAllConnections();
+      server?.close();
+    });
+
+    it("certauth_crl_next_update_seconds is the soonest nextUpdate of uploaded, URL and distribution point CRLs", async () => {
+      const ca = await makeCa({ subject: `CN=Visibility ${driver}` });
+      const now = Date.now();
+      expect(await nextUpdateGauge()).toBeNaN();
+      await attach({ caCertificate: ca.pem, crls: (await makeCrl({ issuer: ca, nextUpdate: new Date(now + 48 * HOUR) })).pem });
+      expect(Math.abs((await nextUpdateGauge()) - 48 * 3600)).toBeLessThan(120);
+
+      bodies.set("/url.crl", (await makeCrl({ issuer: ca, nextUpdate: new Date(now + 24 * HOUR) })).der);
+      await attach({ caCertificate: ca.pem, crlUrls: [`${base}/url.crl`] });
+      expect(Math.abs((await nextUpdateGauge()) - 24 * 3600)).toBeLessThan(120);
+
+      bodies.set("/dp.crl", (await makeCrl({ issuer: ca, nextUpdate: new Date(now + 12 * HOUR) })).der);
+      const leaf = await makeLeaf({ issuer: ca, cn: "dp", extraExtensions: [new x509.CRLDistributionPointsExtension([`${base}/dp.crl`])] });
+      const id = await attach({ caCertificate: ca.pem, useCrlDistributionPoints: true });
+      expect((await svc.call("/api/v1/auth/tls-cert-auth/login", { body: { identityId: id }, cert: bundle(leaf), key: leaf.keyPem })).status).toBe(200);
+      expect(Math.abs((await nextUpdateGauge()) - 12 * 3600)).toBeLessThan(120);
+    });
+
+    it("warns once when a CRL is in the last tenth of its validity and its refresh failed, and once more when it expires", async () => {
+      const ca = await makeCa({ subject: `CN=Expiring ${driver}` });
+      const now = Date.now();
+      // Ten hours of validity, nine of them gone: the refresher's first fetch falls in the last tenth.
+      bodies.set("/expiring.crl", (await makeCrl({ issuer: ca, thisUpdate: new Date(now - 9 * HOUR), nextUpdate: new Date(now + HOUR) })).der);
+      const url = `${base.replace("http://", "http://user:secret@")}/expiring.crl`;
+      await attach({ caCertificate: ca.pem, crlUrls: [url] });
+      const lines: Record<string, unknown>[] = [];
+      const refresher = new CrlRefresher(svc.service.database.db, crlSourceFor(svc.service.config), createLogger("warn", (line) => lines.push(JSON.parse(line)), "json"));
+      const warnings = () => lines.filter((l) => String(l.msg).includes("its refresh failed"));
+      down = true;
+      try {
+        for (const minutes of [1, 2, 4, 8, 16]) await refresher.refreshDue(new Date(now + minutes * 60_000));
+        expect(lines.filter((l) => l.msg === "CRL fetch failed").length).toBeGreaterThanOrEqual(2);
+        expect(warnings().map((l) => l.msg)).toEqual(["CRL expires soon and its refresh failed"]);
+        await refresher.refreshDue(new Date(now + 2 * HOUR));
+        await refresher.refreshDue(new Date(now + 3 * HOUR));
+        expect(warnings().map((l) => l.msg)).toEqual(["CRL expires soon and its refresh failed", "CRL expired and its refresh failed"]);
+        expect(JSON.stringify(lines)).not.toContain("secret");
+        expect(warnings()[0]).toMatchObject({ level: "warn", url: `${base}/expiring.crl`, nextUpdate: expect.any(String) });
+      } finally {
+        down = false;
+      }
+    });
+  });
+}
