@@ -2,8 +2,8 @@ import { z } from "zod";
 import { parseCidr, type Cidr } from "./net/ip.ts";
 import { parseAllowedHosts } from "./net/allowed-hosts.ts";
 
-/** Parsed once at start; nothing else reads the environment. */
-export type Config = z.infer<typeof configSchema>;
+/** Parsed once at start; nothing else reads the environment. ISSUER_URL is resolved to its default. */
+export type Config = Omit<z.infer<typeof configSchema>, "ISSUER_URL"> & { ISSUER_URL: string };
 
 const intFrom = (min: number, max: number) =>
   z
@@ -51,7 +51,12 @@ export const configSchema = z.object({
   TLS_CLIENT_CA_FILE: optionalPath,
   ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  TOKEN_SIGNING_ALG: z.enum(["EdDSA", "ES256", "HS256"]).default("EdDSA"),
+  TOKEN_SIGNING_ALG: z.enum(["EdDSA", "ES256", "RS256", "HS256"]).default("EdDSA"),
+  ISSUER_URL: z
+    .string()
+    .max(256, "must be at most 256 characters")
+    .refine(isIssuerUrl, "must be an https URL without query, fragment, credentials or trailing slash")
+    .optional(),
   KEY_ENCRYPTION_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   CLIENT_CERT_SOURCE: certSources,
   CLIENT_CERT_HEADER: z
@@ -78,6 +83,20 @@ export const configSchema = z.object({
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
 
+/**
+ * OpenID Connect issuers are https URLs compared as exact strings, and discovery appends
+ * "/.well-known/openid-configuration" to them: so no query, fragment or credentials, and no trailing slash.
+ */
+function isIssuerUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" && !url.search && !url.hash && !url.username && !url.password && !value.endsWith("/") && !value.includes("?") && !value.includes("#");
+}
+
 export class ConfigError extends Error {}
 
 /** Empty strings count as unset, as in most twelve-factor tools. */
@@ -95,7 +114,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const name = String(issue.path[0] ?? "configuration");
     throw new ConfigError(`invalid ${name}: ${issue.message}`);
   }
-  const config = parsed.data;
+  const config = { ...parsed.data, ISSUER_URL: parsed.data.ISSUER_URL ?? `https://localhost:${parsed.data.PORT}` };
   if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
     throw new ConfigError("invalid TLS_CERT_FILE/TLS_KEY_FILE: set both or neither");
   }

@@ -7,6 +7,7 @@ import { TrustConfigError } from "./errors.ts";
 import { parsePemCertificates, parsePemCrlBlocks } from "./pem.ts";
 import { allowsClientAuth } from "./rules/extended-key-usage.ts";
 import { compileAllowLists, type AllowLists } from "./rules/allow-lists.ts";
+import { compileRequiredExtensions, type RequiredExtension } from "./rules/required-extensions.ts";
 import type { OcspSettings, TrustSettings } from "./types.ts";
 
 /** A configuration decoded once per version: verifyChain reads it and never parses PEM. */
@@ -20,6 +21,8 @@ export interface CompiledTrust {
   readonly crls: readonly CompiledCrl[];
   readonly crlsByIssuer: ReadonlyMap<string, CompiledCrl[]>;
   readonly allowLists: AllowLists;
+  /** requiredExtensions, or null. */
+  readonly requiredExtensions: readonly RequiredExtension[] | null;
   /** OCSP at login, or null. */
   readonly ocsp: OcspSettings | null;
   /** What the anchors and CRLs hold on to, as the TrustCache charges it (verified chains have their own budget). */
@@ -104,6 +107,7 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
     crls,
     crlsByIssuer: group(crls, (c) => c.issuerKey),
     allowLists: compileAllowLists(settings),
+    requiredExtensions: compileRequiredExtensions(settings.requiredExtensions),
     ocsp: settings.ocsp ?? null,
     retainedBytes: anchors.reduce((sum, a) => sum + chargeFor(a.der), 0) + crls.reduce((sum, c) => sum + crlCharge(c), 0),
   };

@@ -8,3 +8,4 @@ export { verifiedChains, VerifiedChainCache } from "./verified-chain-cache.ts";
 export { refusedChains, RefusedChainCache } from "./refused-chain-cache.ts";
 export { parsePemCertificates } from "./pem.ts";
 export type { FetchedCrl, LeafSummary, OcspAnswer, OcspLookup, OcspSettings, Refusal, TrustSettings, Verdict } from "./types.ts";
+export { FIXED_ATTRIBUTES, parseAttributeSource, readAttribute, type AttributeSource } from "./lib/attributes.ts";

@@ -11,6 +11,7 @@ import { checkCriticalExtensions } from "./rules/critical-extensions.ts";
 import { checkIssuerExtendedKeyUsage, checkLeafExtendedKeyUsage } from "./rules/extended-key-usage.ts";
 import { checkNameConstraints } from "./rules/name-constraints.ts";
 import { checkPathLength } from "./rules/path-length.ts";
+import { checkRequiredExtensions } from "./rules/required-extensions.ts";
 import { checkOcsp } from "./rules/ocsp.ts";
 import { checkRevocation } from "./rules/revocation.ts";
 import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
@@ -24,7 +25,7 @@ import { VerifiedChainCache, verifiedChains } from "./verified-chain-cache.ts";
  * configuration. Never throws: anything unexpected is a refusal. Checks run in the contract's order:
  * leaf decoding, ca_certificate_not_allowed, leaf validity, leaf EKU, path (ca_verification_failed),
  * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs,
- * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, allow-lists, and last,
+ * weak signature algorithms (certificates below the anchor, CRLs used), weak keys, required extensions, allow-lists, and last,
  * with `ocsp` given and the configuration's OCSP on, OCSP about the path that passed (the only network I/O).
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
@@ -95,6 +96,7 @@ async function judge(
 
   const allow = trust.allowLists;
   return (
+    checkRequiredExtensions(leaf, trust.requiredExtensions) ??
     checkCommonName(leaf, allow.commonNames) ??
     checkSubjectAltNames(leaf, allow.subjectAltNames) ??
     checkOrganization(leaf, allow.organizations) ??

@@ -44,7 +44,14 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
     const tls = await loadTls(config, out);
     const clock = () => new Date();
     const keys = new KeyStore(database.db, await KeyEncryption.fromSecret(keyEncryptionKey(config)));
-    const signer = await createSigner({ alg: config.TOKEN_SIGNING_ALG, keys, authSecret: config.AUTH_SECRET, clock, nativeSign: nodeSign });
+    const signer = await createSigner({
+      alg: config.TOKEN_SIGNING_ALG,
+      keys,
+      authSecret: config.AUTH_SECRET,
+      clock,
+      nativeSign: nodeSign,
+      issuer: config.ISSUER_URL,
+    });
     const metrics = new Metrics();
     const crlSource = crlSourceFor(config, metrics);
     const app = createApp({ config, database, log, clock, adminTokenHash, signer, metrics, crlSource });
