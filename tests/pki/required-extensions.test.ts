@@ -62,6 +62,7 @@ describe("requiredExtensions", () => {
     ["1.3.6.1.4.1.55555.1", "no glob"],
     ["1.3.6.1.4.1.55555.1:hex:0x0c", "hex glob with other characters"],
     ["1.3.6.1.4.01:*", "arc with a leading zero"],
+    ["2.25.329800735698586629295641978511506172918:*", "arc too large for the decoder"],
   ])("refuses the entry %p (%s) at compile time, naming it", async (entry) => {
     const compiled = compileTrust(settings(ca, { requiredExtensions: [entry] }));
     await expect(compiled).rejects.toBeInstanceOf(TrustConfigError);
@@ -77,6 +78,12 @@ describe("requiredExtensions", () => {
     expect(extensionText(new Uint8Array([0x0c, 0x05, 0x61]))).toBeNull();
     expect(extensionText(levelDer)).toBeNull();
     expect(extensionText(new Uint8Array())).toBeNull();
+  });
+
+  it("reads an OID with a 12-digit arc, the largest entries accept", async () => {
+    const oid = "1.3.6.1.4.1.999999999999";
+    const leaf = await makeLeaf({ issuer: ca, cn: "svc", extraExtensions: [customExtension(oid, { utf8: "v" })] });
+    expect(await verdict([`${oid}:v`], leaf)).toBe("ok");
   });
 
   it("matches a long value in linear time (no backtracking on many stars)", async () => {

@@ -3,8 +3,11 @@ import { AttributeValue } from "@peculiar/asn1-x509";
 import { CERT_PARSE_OPTIONS, type ParsedCertificate } from "./certificate.ts";
 import { toHex } from "./names.ts";
 
-/** An OID in dotted form, as `requiredExtensions` and `ext:` claim sources write it. */
-export const OID_PATTERN = /^[0-2](\.(0|[1-9][0-9]{0,19})){1,40}$/;
+/**
+ * An OID in dotted form, as `requiredExtensions` and `ext:` claim sources write it. Arcs have at most 12 digits:
+ * the X.509 decoder reads a larger arc (a 2.25 UUID OID) as no OID, so such an entry could never match.
+ */
+export const OID_PATTERN = /^[0-2](\.(0|[1-9][0-9]{0,11})){1,40}$/;
 
 /** The DER value (extnValue's contents) of each of the certificate's extensions with this OID, in order. */
 export function extensionValues(cert: ParsedCertificate, oid: string): Uint8Array[] {
