@@ -2,8 +2,8 @@ import { z } from "zod";
 import { parseCidr, type Cidr } from "./net/ip.ts";
 import { parseAllowedHosts } from "./net/allowed-hosts.ts";
 
-/** Parsed once at start; nothing else reads the environment. ISSUER_URL is resolved to its default. */
-export type Config = Omit<z.infer<typeof configSchema>, "ISSUER_URL"> & { ISSUER_URL: string };
+/** Parsed once at start; nothing else reads the environment. */
+export type Config = z.infer<typeof configSchema>;
 
 const intFrom = (min: number, max: number) =>
   z
@@ -97,6 +97,9 @@ function isIssuerUrl(value: string): boolean {
   return url.protocol === "https:" && !url.search && !url.hash && !url.username && !url.password && !value.endsWith("/") && !value.includes("?") && !value.includes("#");
 }
 
+/** The `iss` of the tokens: ISSUER_URL, or https://localhost:<PORT> when it is unset (a local default). */
+export const issuerUrl = (config: Pick<Config, "ISSUER_URL" | "PORT">): string => config.ISSUER_URL ?? `https://localhost:${config.PORT}`;
+
 export class ConfigError extends Error {}
 
 /** Empty strings count as unset, as in most twelve-factor tools. */
@@ -114,7 +117,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const name = String(issue.path[0] ?? "configuration");
     throw new ConfigError(`invalid ${name}: ${issue.message}`);
   }
-  const config = { ...parsed.data, ISSUER_URL: parsed.data.ISSUER_URL ?? `https://localhost:${parsed.data.PORT}` };
+  const config = parsed.data;
   if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
     throw new ConfigError("invalid TLS_CERT_FILE/TLS_KEY_FILE: set both or neither");
   }

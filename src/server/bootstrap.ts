@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp, type App } from "../app.ts";
-import { loadConfig, type Config } from "../config.ts";
+import { issuerUrl, loadConfig, type Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import { openConfiguredDatabase } from "./local-database.ts";
 import { ownDataDir } from "./data-dir.ts";
@@ -50,7 +50,8 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
       authSecret: config.AUTH_SECRET,
       clock,
       nativeSign: nodeSign,
-      issuer: config.ISSUER_URL,
+      issuer: issuerUrl(config),
+      verifyIssuer: config.ISSUER_URL !== undefined,
     });
     const metrics = new Metrics();
     const crlSource = crlSourceFor(config, metrics);

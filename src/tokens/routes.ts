@@ -188,7 +188,7 @@ export function tokenRoutes(wiring: TokenRouteDeps) {
       responses: { ...jsonOk(discoveryDocument), ...errorResponses },
     }),
     async (c) => {
-      const document = openIdConfiguration(deps.config.ISSUER_URL, deps.signer.alg);
+      const document = openIdConfiguration(deps.signer.issuer, deps.signer.alg);
       if (!document) throw notFound("certauth signs tokens with HS256, which relying parties cannot verify without the secret: no OpenID configuration.");
       c.header("cache-control", "public, max-age=300");
       return c.json(document, 200);

@@ -34,22 +34,29 @@ export async function createSigner(options: {
   clock: () => Date;
   nativeSign?: NativeSign;
   issuer: string;
+  /** Refuse tokens whose `iss` is another issuer: when ISSUER_URL is set, not for the default that follows PORT. */
+  verifyIssuer: boolean;
 }): Promise<TokenSigner> {
+  const checkIssuer = issuerCheck(options.issuer, options.verifyIssuer);
   return options.alg === "HS256"
-    ? hmacSigner(options.authSecret ?? (await options.keys.sharedSecret("auth_secret")), options.issuer)
-    : asymmetricSigner(options.alg, options.keys, options.clock, options.issuer, options.nativeSign);
+    ? hmacSigner(options.authSecret ?? (await options.keys.sharedSecret("auth_secret")), options.issuer, checkIssuer)
+    : asymmetricSigner(options.alg, options.keys, options.clock, options.issuer, checkIssuer, options.nativeSign);
 }
+
+type IssuerCheck = (payload: JWTPayload) => JWTPayload;
 
 /**
  * A token signed by certauth with another `iss` was issued under another ISSUER_URL: refused. One without `iss`
  * was signed before certauth set it, by certauth's own key (already verified), so it is accepted until it expires.
  */
-function checkIssuer(payload: JWTPayload, issuer: string): JWTPayload {
-  if (payload.iss !== undefined && payload.iss !== issuer) throw new Error("token from another issuer");
-  return payload;
+function issuerCheck(issuer: string, verify: boolean): IssuerCheck {
+  return (payload) => {
+    if (verify && payload.iss !== undefined && payload.iss !== issuer) throw new Error("token from another issuer");
+    return payload;
+  };
 }
 
-function hmacSigner(secret: string, issuer: string): TokenSigner {
+function hmacSigner(secret: string, issuer: string, checkIssuer: IssuerCheck): TokenSigner {
   const key = new TextEncoder().encode(secret);
   return {
     alg: "HS256",
@@ -58,7 +65,7 @@ function hmacSigner(secret: string, issuer: string): TokenSigner {
       new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: HS256_KID }).setIssuer(issuer).setIssuedAt(iat).setExpirationTime(exp).sign(key),
     async verify(token, now) {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], currentDate: now });
-      return checkIssuer(payload, issuer);
+      return checkIssuer(payload);
     },
     jwks: async () => ({ keys: [] }),
     rotate: async () => {
@@ -67,7 +74,14 @@ function hmacSigner(secret: string, issuer: string): TokenSigner {
   };
 }
 
-async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () => Date, issuer: string, nativeSign?: NativeSign): Promise<TokenSigner> {
+async function asymmetricSigner(
+  alg: AsymmetricAlg,
+  keys: KeyStore,
+  clock: () => Date,
+  issuer: string,
+  checkIssuer: IssuerCheck,
+  nativeSign?: NativeSign,
+): Promise<TokenSigner> {
   const verifyKeys = new Map<string, Promise<{ key: JoseKey | Uint8Array; alg: string } | null>>();
   let active = await loadActive();
   let checkedAt = Date.now();
@@ -120,7 +134,7 @@ async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () =>
       const found = await verifyKey(header.kid);
       if (!found || found.alg !== header.alg) throw new Error("unknown signing key");
       const { payload } = await jwtVerify(token, found.key, { algorithms: [found.alg], currentDate: now });
-      return checkIssuer(payload, issuer);
+      return checkIssuer(payload);
     },
     async jwks(now) {
       const published = await keys.publishedKeys(now);

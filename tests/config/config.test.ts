@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, issuerUrl, loadConfig } from "../../src/config.ts";
 
 describe("configuration", () => {
   it("applies the contract's defaults", () => {
@@ -21,9 +21,9 @@ describe("configuration", () => {
   });
 
   it("takes RS256, and ISSUER_URL as given or https://localhost:<PORT> by default", () => {
-    expect(loadConfig({}).ISSUER_URL).toBe("https://localhost:8443");
-    expect(loadConfig({ PORT: "9443" }).ISSUER_URL).toBe("https://localhost:9443");
-    expect(loadConfig({ ISSUER_URL: "https://certauth.example.com/tenants/a" }).ISSUER_URL).toBe("https://certauth.example.com/tenants/a");
+    expect(issuerUrl(loadConfig({}))).toBe("https://localhost:8443");
+    expect(issuerUrl(loadConfig({ PORT: "9443" }))).toBe("https://localhost:9443");
+    expect(issuerUrl(loadConfig({ ISSUER_URL: "https://certauth.example.com/tenants/a" }))).toBe("https://certauth.example.com/tenants/a");
     expect(loadConfig({ TOKEN_SIGNING_ALG: "RS256" }).TOKEN_SIGNING_ALG).toBe("RS256");
   });
 
