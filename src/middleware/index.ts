@@ -123,8 +123,13 @@ function keyResolver(options: CertauthAuthOptions, doFetch: Fetch): JWTVerifyGet
   // Discovered on first use; a failed discovery is tried again on the next request.
   let discovered: Promise<JWTVerifyGetKey> | undefined;
   return async (header, token) => {
-    discovered ??= discoverJwks(issuer, doFetch).then(remote);
-    discovered.catch(() => (discovered = undefined));
+    if (!discovered) {
+      const attempt = discoverJwks(issuer, doFetch).then(remote);
+      attempt.catch(() => {
+        if (discovered === attempt) discovered = undefined;
+      });
+      discovered = attempt;
+    }
     return (await discovered)(header, token);
   };
 }

@@ -51,6 +51,8 @@ describe("requiredExtensions over mutual TLS", () => {
     expect((await svc.admin(config(id))).json.identityTlsCertAuth.requiredExtensions).toEqual([`${ASSET_OID}:*`]);
     const tooMany = await svc.admin(config(id), { method: "PATCH", body: { requiredExtensions: Array(33).fill(`${ASSET_OID}:*`) } });
     expect(tooMany.status).toBe(422);
+    const tooLong = await svc.admin(config(id), { method: "PATCH", body: { requiredExtensions: [`${ASSET_OID}:${"*".repeat(1024)}`] } });
+    expect(tooLong.status).toBe(422);
     const cleared = await svc.admin(config(id), { method: "PATCH", body: { requiredExtensions: null } });
     expect(cleared.json.identityTlsCertAuth.requiredExtensions).toBeNull();
     expect((await loginAs(svc, id, bare)).status).toBe(200);

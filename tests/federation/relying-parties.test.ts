@@ -128,5 +128,28 @@ for (const alg of ["EdDSA", "ES256", "RS256"] as const) {
       expect((await guarded("rp-other")(token)).status).toBe(401);
       expect((await guarded("rp-a")(noAudience)).status).toBe(401);
     });
+
+    it("has certauth/middleware refuse while discovery fails, and discover again on the next request", async () => {
+      let reachable = false;
+      const flaky = (url: string, init: RequestInit) => (reachable ? trustingFetch(svc.serverCa)(url, init) : Promise.reject(new Error("unreachable")));
+      const app = new Hono<CertauthEnv>();
+      app.use("/api/*", certauthAuth({ issuer: svc.issuer, audience: "rp-a", fetch: flaky }));
+      app.get("/api/whoami", (c) => c.json({ identityId: c.var.certauth.identityId }));
+      const call = () => app.request("/api/whoami", { headers: { authorization: `Bearer ${token}` } });
+      expect((await call()).status).toBe(401);
+      reachable = true;
+      expect((await call()).status).toBe(200);
+    });
+
+    it("has certauth/middleware refuse an issuer whose discovery document names another issuer", async () => {
+      const app = new Hono<CertauthEnv>();
+      const lying = (url: string, init: RequestInit) =>
+        url.endsWith("/openid-configuration")
+          ? Promise.resolve(Response.json({ issuer: "https://elsewhere.example.com", jwks_uri: `${svc.issuer}/.well-known/jwks.json` }))
+          : trustingFetch(svc.serverCa)(url, init);
+      app.use("/api/*", certauthAuth({ issuer: svc.issuer, fetch: lying }));
+      app.get("/api/whoami", (c) => c.text("ok"));
+      expect((await app.request("/api/whoami", { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    });
   });
 }
