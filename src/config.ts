@@ -51,7 +51,12 @@ export const configSchema = z.object({
   TLS_CLIENT_CA_FILE: optionalPath,
   ADMIN_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
   AUTH_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
-  TOKEN_SIGNING_ALG: z.enum(["EdDSA", "ES256", "HS256"]).default("EdDSA"),
+  TOKEN_SIGNING_ALG: z.enum(["EdDSA", "ES256", "RS256", "HS256"]).default("EdDSA"),
+  ISSUER_URL: z
+    .string()
+    .max(256, "must be at most 256 characters")
+    .refine(isIssuerUrl, "must be an https URL without query, fragment, credentials or trailing slash")
+    .optional(),
   KEY_ENCRYPTION_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   CLIENT_CERT_SOURCE: certSources,
   CLIENT_CERT_HEADER: z
@@ -77,6 +82,23 @@ export const configSchema = z.object({
     }),
   METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
 });
+
+/**
+ * OpenID Connect issuers are https URLs compared as exact strings, and discovery appends
+ * "/.well-known/openid-configuration" to them: so no query, fragment or credentials, and no trailing slash.
+ */
+function isIssuerUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" && !url.search && !url.hash && !url.username && !url.password && !value.endsWith("/") && !value.includes("?") && !value.includes("#");
+}
+
+/** The `iss` of the tokens: ISSUER_URL, or https://localhost:<PORT> when it is unset (a local default). */
+export const issuerUrl = (config: Pick<Config, "ISSUER_URL" | "PORT">): string => config.ISSUER_URL ?? `https://localhost:${config.PORT}`;
 
 export class ConfigError extends Error {}
 

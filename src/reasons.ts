@@ -21,6 +21,7 @@ export type CertificateReason =
   | "revocation_status_unavailable"
   | "weak_signature_algorithm"
   | "weak_key"
+  | "required_extension_missing"
   | "common_name_not_allowed"
   | "subject_alt_name_not_allowed"
   | "organization_not_allowed"

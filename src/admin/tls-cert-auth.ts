@@ -10,6 +10,7 @@ import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
+import { assertClaimMappings, MAX_CLAIM_MAPPINGS } from "../claims/mappings.ts";
 import { fetchedCrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
 
 const TTL_LIMIT = 315_360_000;
@@ -51,6 +52,20 @@ const fields = {
   ocspMaxRetries: z.number().int().min(0).max(10),
   ocspThisUpdateMaxAge: z.number().int().min(0).max(TTL_LIMIT),
   bindTokensToCertificate: z.boolean(),
+  // Entries are checked as the trust compiles (400 naming the entry).
+  requiredExtensions: z.array(z.string().min(1).max(1024)).max(32).nullable(),
+  // Printable ASCII, so that eight audiences stay a few hundred bytes of every token's JSON.
+  tokenAudiences: z
+    .array(z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"))
+    .min(1)
+    .max(8)
+    .refine((list) => new Set(list).size === list.length, "must not repeat an audience")
+    .nullable(),
+  // Names and sources are checked with the rest of the settings (400 naming the entry).
+  claimMappings: z
+    .record(z.string().max(256), z.string().max(256))
+    .refine((m) => Object.keys(m).length <= MAX_CLAIM_MAPPINGS, `must have at most ${MAX_CLAIM_MAPPINGS} claims`)
+    .nullable(),
   accessTokenTrustedIps: trustedIpsInput,
   accessTokenTTL: ttl,
   accessTokenMaxTTL: ttl,
@@ -74,6 +89,9 @@ export const attachBody = z.strictObject({
   ocspMaxRetries: fields.ocspMaxRetries.default(4),
   ocspThisUpdateMaxAge: fields.ocspThisUpdateMaxAge.default(0),
   bindTokensToCertificate: fields.bindTokensToCertificate.default(false),
+  requiredExtensions: fields.requiredExtensions.optional(),
+  tokenAudiences: fields.tokenAudiences.optional(),
+  claimMappings: fields.claimMappings.optional(),
   accessTokenTrustedIps: fields.accessTokenTrustedIps.default(ANYWHERE),
   accessTokenTTL: fields.accessTokenTTL.default(DEFAULT_TTL),
   accessTokenMaxTTL: fields.accessTokenMaxTTL.default(DEFAULT_TTL),
@@ -110,6 +128,9 @@ const settingsSchema = z
     ocspMaxRetries: z.number(),
     ocspThisUpdateMaxAge: z.number(),
     bindTokensToCertificate: z.boolean(),
+    requiredExtensions: z.array(z.string()).nullable(),
+    tokenAudiences: z.array(z.string()).nullable(),
+    claimMappings: z.record(z.string(), z.string()).nullable(),
     accessTokenTrustedIps: z.array(z.object({ ipAddress: z.string(), type: z.enum(["ipv4", "ipv6"]), prefix: z.number().optional() })),
     accessTokenTTL: z.number(),
     accessTokenMaxTTL: z.number(),
@@ -155,16 +176,20 @@ export function trustSettingsOf(row: TrustSettings): TrustSettings {
     allowedSubjectAltNames: row.allowedSubjectAltNames,
     allowedOrganizations: row.allowedOrganizations,
     allowedOrganizationalUnits: row.allowedOrganizationalUnits,
+    requiredExtensions: row.requiredExtensions,
     ocsp: row.ocsp,
     useCrlDistributionPoints: row.useCrlDistributionPoints,
   };
 }
 
 /** The rules an identity's stored settings satisfy, checked on attach and on the merged result of an update; answers them compiled. */
-export async function assertUsableSettings(settings: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number }) {
+export async function assertUsableSettings(
+  settings: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number; claimMappings: Record<string, string> | null },
+) {
   if (settings.accessTokenMaxTTL > 0 && settings.accessTokenTTL > settings.accessTokenMaxTTL) {
     throw badRequest("accessTokenTTL cannot be greater than accessTokenMaxTTL.");
   }
+  assertClaimMappings(settings.claimMappings);
   try {
     const trust = await compileTrust(settings);
     assertCryptoPolicy(trust);
@@ -215,6 +240,9 @@ export async function attachTlsCertAuth(
     ocspMaxRetries: body.ocspMaxRetries,
     ocspThisUpdateMaxAge: body.ocspThisUpdateMaxAge,
     bindTokensToCertificate: body.bindTokensToCertificate,
+    requiredExtensions: body.requiredExtensions ?? null,
+    tokenAudiences: body.tokenAudiences ?? null,
+    claimMappings: body.claimMappings ?? null,
     accessTokenTrustedIps: toTrustedIps(body.accessTokenTrustedIps),
     accessTokenTTL: body.accessTokenTTL,
     accessTokenMaxTTL: body.accessTokenMaxTTL,

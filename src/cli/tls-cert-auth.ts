@@ -28,6 +28,9 @@ const settingOptions: Record<string, OptionSpec> = {
   "allowed-ous": { type: "string", value: "<list>", description: "allowed subject OU values, comma-separated" },
   "verify-chain": { type: "boolean", description: "the CAs are trust anchors; intermediates come from the client" },
   "bind-tokens": { type: "boolean", description: "issue certificate-bound tokens (RFC 8705 cnf.x5t#S256)" },
+  "required-extension": { type: "string", value: "<oid:glob>", multiple: true, description: "an extension the leaf must carry: <oid>:<glob> (value as a string) or <oid>:hex:<glob> (DER in hex)" },
+  "token-audience": { type: "string", value: "<aud>", multiple: true, description: "an audience of the tokens (aud claim; up to 8)" },
+  "claim-mapping": { type: "string", value: "<name=source>", multiple: true, description: "a token claim from the certificate, e.g. spiffe_id=san.uri or asset=ext:1.3.6.1.4.1.55555.1" },
   "trusted-ips": { type: "string", value: "<list>", description: "IPs/CIDRs the token may be used from (default 0.0.0.0/0,::/0)" },
   ttl: { type: "string", value: "<seconds>", description: "access token TTL (default 2592000; 0 = up to the max TTL)" },
   "max-ttl": { type: "string", value: "<seconds>", description: "access token max TTL (default 2592000; 0 = no max)" },
@@ -44,6 +47,9 @@ const updateOnlyOptions: Record<string, OptionSpec> = {
   "no-ocsp-servers": { type: "boolean", description: "use the certificates' AIA responders again" },
   "no-ocsp-fail-open": { type: "boolean", description: "refuse when no responder gives a usable answer" },
   "no-ocsp-query-all-servers": { type: "boolean", description: "stop at the first responder that says good" },
+  "no-required-extensions": { type: "boolean", description: "remove every required extension" },
+  "no-token-audiences": { type: "boolean", description: "issue tokens without aud" },
+  "no-claim-mappings": { type: "boolean", description: "remove every claim mapping" },
 };
 
 const listHelp = "An empty list value (--allowed-sans '') clears that allow-list on update.";
@@ -71,7 +77,32 @@ function list(ctx: CommandContext, name: string): string[] | null | undefined {
   return items.length ? items : null;
 }
 
-function urls(ctx: CommandContext, name: string): string[] | undefined {
+/** A repeatable option's values; `off` given → null (cleared); neither → undefined (unchanged / default). */
+function repeated(ctx: CommandContext, name: string, off?: string): string[] | null | undefined {
+  const values = listed(ctx, name);
+  if (off && ctx.values[off] === true) {
+    if (values) throw new CliError(`--${name} and --${off} contradict each other`, 2);
+    return null;
+  }
+  return values;
+}
+
+/** --claim-mapping name=source, repeated, as the API's object. */
+function claimMappings(ctx: CommandContext): Record<string, string> | null | undefined {
+  const entries = repeated(ctx, "claim-mapping", "no-claim-mappings");
+  if (!entries) return entries;
+  const mappings: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new CliError(`--claim-mapping ${entry}: expected <name>=<source>, e.g. spiffe_id=san.uri`, 2);
+    const name = entry.slice(0, eq);
+    if (Object.hasOwn(mappings, name)) throw new CliError(`--claim-mapping names the claim "${name}" twice`, 2);
+    mappings[name] = entry.slice(eq + 1);
+  }
+  return mappings;
+}
+
+function listed(ctx: CommandContext, name: string): string[] | undefined {
   const values = ctx.values[name];
   return Array.isArray(values) && values.length ? values.map(String) : undefined;
 }
@@ -95,10 +126,10 @@ function settingsFrom(ctx: CommandContext) {
   const body: Record<string, unknown> = {
     caCertificate: readPemFiles(ctx, "ca-file"),
     crls: ctx.values["no-crls"] === true ? null : readPemFiles(ctx, "crl-file"),
-    crlUrls: ctx.values["no-crl-urls"] === true ? null : urls(ctx, "crl-url"),
+    crlUrls: ctx.values["no-crl-urls"] === true ? null : listed(ctx, "crl-url"),
     useCrlDistributionPoints: flag(ctx, "use-crl-distribution-points", "no-crl-distribution-points"),
     ocspEnabled: flag(ctx, "ocsp", "no-ocsp"),
-    ocspServersOverride: ctx.values["no-ocsp-servers"] === true ? null : urls(ctx, "ocsp-server"),
+    ocspServersOverride: ctx.values["no-ocsp-servers"] === true ? null : listed(ctx, "ocsp-server"),
     ocspFailOpen: flag(ctx, "ocsp-fail-open", "no-ocsp-fail-open"),
     ocspQueryAllServers: flag(ctx, "ocsp-query-all-servers", "no-ocsp-query-all-servers"),
     ocspMaxRetries: integer(ctx, "ocsp-max-retries"),
@@ -109,6 +140,9 @@ function settingsFrom(ctx: CommandContext) {
     allowedOrganizationalUnits: list(ctx, "allowed-ous"),
     verifyClientCertificateChain: flag(ctx, "verify-chain", "no-verify-chain"),
     bindTokensToCertificate: flag(ctx, "bind-tokens", "no-bind-tokens"),
+    requiredExtensions: repeated(ctx, "required-extension", "no-required-extensions"),
+    tokenAudiences: repeated(ctx, "token-audience", "no-token-audiences"),
+    claimMappings: claimMappings(ctx),
     accessTokenTrustedIps: list(ctx, "trusted-ips")?.map((ipAddress) => ({ ipAddress })),
     accessTokenTTL: integer(ctx, "ttl"),
     accessTokenMaxTTL: integer(ctx, "max-ttl"),

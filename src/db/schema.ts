@@ -88,6 +88,11 @@ export const identityTlsCertAuths = pgTable("identity_tls_cert_auths", {
   ocspMaxRetries: integer("ocsp_max_retries").notNull().default(4),
   ocspThisUpdateMaxAge: integer("ocsp_this_update_max_age").notNull().default(0),
   bindTokensToCertificate: boolean("bind_tokens_to_certificate").notNull().default(false),
+  requiredExtensions: jsonb("required_extensions").$type<string[]>(),
+  /** The tokens' `aud`. */
+  tokenAudiences: jsonb("token_audiences").$type<string[]>(),
+  /** `{ claimName: source }`: values of the verified leaf copied into the tokens. */
+  claimMappings: jsonb("claim_mappings").$type<Record<string, string>>(),
   accessTokenTrustedIps: jsonb("access_token_trusted_ips").$type<TrustedIp[]>().notNull(),
   accessTokenTTL: integer("access_token_ttl").notNull(),
   accessTokenMaxTTL: integer("access_token_max_ttl").notNull(),

@@ -16,6 +16,8 @@ const tlsCertAuth = jsonObject({
   accessTokenMaxTTL: identityTlsCertAuths.accessTokenMaxTTL,
   accessTokenNumUsesLimit: identityTlsCertAuths.accessTokenNumUsesLimit,
   bindTokensToCertificate: identityTlsCertAuths.bindTokensToCertificate,
+  tokenAudiences: identityTlsCertAuths.tokenAudiences,
+  claimMappings: identityTlsCertAuths.claimMappings,
 });
 
 /** The identity, its organization and the small columns of its TLS cert auth (CA and CRL text are read on a TrustCache miss). */
@@ -40,16 +42,20 @@ const LOOKUP = sql`
   left join ${identityTlsCertAuths} on ${identityTlsCertAuths.identityId} = ${identities.id}
   where ${identities.id} = any(${sql.placeholder("ids")}::uuid[])`;
 
-/** Identities whose last-read rows are kept, least recently used going first; a row costs a few hundred bytes. */
-const REMEMBERED_ROWS = 10_000;
+/**
+ * Bytes of identity rows kept, least recently used going first: a row costs a few hundred bytes, more with
+ * token audiences and claim mappings, so rows are charged by size (about ten thousand plain ones fit).
+ */
+const REMEMBERED_BYTES = 8 * 1024 * 1024;
+/** A row's charge: its JSON as UTF-16 text plus the objects around it. */
+const rowCost = (row: IdentityRow) => 2 * JSON.stringify(row).length + 256;
 /** Lookups per statement at most. */
 const MAX_BATCH = 64;
 
 /** Reads go through one statement shared by concurrent logins (group commit); rows with a TLS cert auth are remembered. */
 export function identityLookup(db: Db): IdentityLookup {
   const lookup = namedStatement<"ids">(db, "certauth_login_lookup", LOOKUP);
-  // Charged one per row: the budget is a count of rows.
-  const rows = new ByteBudgetCache<string, IdentityRow>(REMEMBERED_ROWS);
+  const rows = new ByteBudgetCache<string, IdentityRow>(REMEMBERED_BYTES);
   const reads = new GroupCommit<string, IdentityRow | null>(
     async (ids) => {
       const found = new Map<string, IdentityRow>();
@@ -65,7 +71,7 @@ export function identityLookup(db: Db): IdentityLookup {
     remembered: (identityId) => rows.get(identityId),
     async read(identityId) {
       const row = await reads.submit(identityId);
-      if (row?.tlsCertAuth) rows.set(identityId, row, 1);
+      if (row?.tlsCertAuth) rows.set(identityId, row, rowCost(row));
       return row;
     },
     forget: (identityId) => rows.delete(identityId),

@@ -93,7 +93,7 @@ export function createLogin(deps: LoginDeps): Login {
         home: row.org,
         tlsCertAuth,
         leafDer,
-        leaf: leaf.summary,
+        leaf,
         clientIp: request.clientIp,
         now,
       });

@@ -1,8 +1,9 @@
 /**
  * `certauth/middleware`: protects a downstream Hono route with certauth access tokens. Verifies the Bearer token
- * against certauth's JWKS (or an HS256 secret), checks the certificate binding of bound tokens (RFC 8705), and
- * optionally asks certauth's introspection endpoint whether the token is still active (revocation, use limits).
- * Web standards only: runs on Bun, Deno, Node and workers.
+ * against certauth's JWKS (given, or found through its OpenID discovery document from the issuer URL) or an
+ * HS256 secret, checks `iss` and `aud` when configured to, the certificate binding of bound tokens (RFC 8705),
+ * and optionally asks certauth's introspection endpoint whether the token is still active (revocation, use
+ * limits). Web standards only: runs on Bun, Deno, Node and workers.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
@@ -16,6 +17,7 @@ import {
   type JWTVerifyGetKey,
   type RemoteJWKSetOptions,
 } from "jose";
+import { mappedClaimsOf, type MappedClaims } from "../claims/names.ts";
 import { bearerToken } from "../http/bearer.ts";
 import { certificateThumbprint } from "../tokens/binding.ts";
 import type { AccessTokenClaims } from "../tokens/claims.ts";
@@ -30,8 +32,13 @@ export interface CertauthAuthOptions {
   jwks?: JSONWebKeySet;
   /** The HS256 secret (certauth's AUTH_SECRET) when certauth runs with TOKEN_SIGNING_ALG=HS256. */
   secret?: string;
-  /** Expected `iss`, when the tokens carry one. */
+  /**
+   * certauth's ISSUER_URL: every token must carry it as `iss`. Given as one string without `jwksUrl`, `jwks` or
+   * `secret`, the JWKS is the `jwks_uri` of `<issuer>/.well-known/openid-configuration`, whose `issuer` must match.
+   */
   issuer?: string | string[];
+  /** The audience this service answers to: the token's `aud` must hold it (or one of these). */
+  audience?: string | string[];
   /** certauth's `/api/v1/auth/token/introspect`: asked on every request, so a revoked token fails at once. */
   introspectUrl?: string | URL;
   /** DER of the request's client certificate; a bound token is refused without it. */
@@ -43,13 +50,14 @@ export interface CertauthAuthOptions {
   clockTolerance?: number;
 }
 
-export type CertauthEnv = { Variables: { certauth: CertauthClaims } };
+/** `c.var.certauth`: the verified claims; `c.var.certauthMappedClaims`: those of claimMappings alone. */
+export type CertauthEnv = { Variables: { certauth: CertauthClaims; certauthMappedClaims: MappedClaims } };
 
 /** A Hono middleware that sets `c.var.certauth` to the verified claims, or answers 401. */
 export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<CertauthEnv> {
-  const verifyWith = keyResolver(options);
-  const algorithms = options.secret ? ["HS256"] : ["EdDSA", "ES256"];
   const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
+  const verifyWith = keyResolver(options, doFetch);
+  const algorithms = options.secret ? ["HS256"] : ["EdDSA", "ES256", "RS256"];
 
   return createMiddleware<CertauthEnv>(async (c, next) => {
     const token = bearerToken(c.req.header("authorization"));
@@ -60,6 +68,7 @@ export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<Ce
       const { payload } = await jwtVerify(token, verifyWith as JWTVerifyGetKey, {
         algorithms,
         issuer: options.issuer,
+        audience: options.audience,
         clockTolerance: options.clockTolerance,
       });
       if (payload.authTokenType !== "identityAccessToken" || typeof payload.identityId !== "string") throw new Error("not an access token");
@@ -93,19 +102,45 @@ export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<Ce
     }
 
     c.set("certauth", claims);
+    c.set("certauthMappedClaims", mappedClaimsOf(claims));
     await next();
   });
 }
 
-function keyResolver(options: CertauthAuthOptions): JWTVerifyGetKey | Uint8Array {
+type Fetch = (input: string, init: RequestInit) => Promise<Response>;
+
+function keyResolver(options: CertauthAuthOptions, doFetch: Fetch): JWTVerifyGetKey | Uint8Array {
   if (options.secret) return new TextEncoder().encode(options.secret);
   if (options.jwks) return createLocalJWKSet(options.jwks);
-  if (!options.jwksUrl) throw new Error("certauthAuth needs jwksUrl, jwks or secret");
-  const fetchImpl = options.fetch;
-  return createRemoteJWKSet(new URL(options.jwksUrl), {
-    ...options.jwksCache,
-    ...(fetchImpl ? { [customFetch]: (url: string, init: RequestInit) => fetchImpl(url, init) } : {}),
-  });
+  const remote = (url: string | URL) =>
+    createRemoteJWKSet(new URL(url), {
+      ...options.jwksCache,
+      ...(options.fetch ? { [customFetch]: (input: string, init: RequestInit) => doFetch(input, init) } : {}),
+    });
+  if (options.jwksUrl) return remote(options.jwksUrl);
+  if (typeof options.issuer !== "string") throw new Error("certauthAuth needs jwksUrl, jwks, secret or one issuer URL");
+  const issuer = options.issuer;
+  // Discovered on first use; a failed discovery is tried again on the next request.
+  let discovered: Promise<JWTVerifyGetKey> | undefined;
+  return async (header, token) => {
+    if (!discovered) {
+      const attempt = discoverJwks(issuer, doFetch).then(remote);
+      attempt.catch(() => {
+        if (discovered === attempt) discovered = undefined;
+      });
+      discovered = attempt;
+    }
+    return (await discovered)(header, token);
+  };
+}
+
+/** The `jwks_uri` of the issuer's OpenID configuration, which must name the same issuer (OpenID Discovery §4.3). */
+async function discoverJwks(issuer: string, doFetch: Fetch): Promise<string> {
+  const res = await doFetch(`${issuer}/.well-known/openid-configuration`, { method: "GET", signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`OpenID configuration of ${issuer}: HTTP ${res.status}`);
+  const document = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  if (document.issuer !== issuer || typeof document.jwks_uri !== "string") throw new Error(`OpenID configuration of ${issuer} names another issuer`);
+  return document.jwks_uri;
 }
 
 function refuse(c: Context, error: "invalid_request" | "invalid_token", message: string) {

@@ -7,6 +7,7 @@ import { TrustConfigError } from "./errors.ts";
 import { parsePemCertificates, parsePemCrlBlocks } from "./pem.ts";
 import { allowsClientAuth } from "./rules/extended-key-usage.ts";
 import { compileAllowLists, type AllowLists } from "./rules/allow-lists.ts";
+import { compileRequiredExtensions, type RequiredExtension } from "./rules/required-extensions.ts";
 import type { OcspSettings, TrustSettings } from "./types.ts";
 
 /** A configuration decoded once per version: verifyChain reads it and never parses PEM. */
@@ -26,6 +27,8 @@ export interface CompiledTrust {
   /** useCrlDistributionPoints. */
   readonly distributionPoints: boolean;
   readonly allowLists: AllowLists;
+  /** requiredExtensions, or null. */
+  readonly requiredExtensions: readonly RequiredExtension[] | null;
   /** OCSP at login, or null. */
   readonly ocsp: OcspSettings | null;
   /** What the anchors and CRLs hold on to, as the TrustCache charges it (verified chains have their own budget). */
@@ -119,6 +122,7 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
     uploadedCrlsNextUpdate,
     distributionPoints: settings.useCrlDistributionPoints === true,
     allowLists: compileAllowLists(settings),
+    requiredExtensions: compileRequiredExtensions(settings.requiredExtensions),
     ocsp: settings.ocsp ?? null,
     retainedBytes: anchors.reduce((sum, a) => sum + chargeFor(a.der), 0) + crls.reduce((sum, c) => sum + crlCharge(c), 0),
   };

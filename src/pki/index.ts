@@ -11,3 +11,4 @@ export type { CompiledCrl } from "./lib/crl.ts";
 export { compileCrl, crlCharge } from "./lib/crl.ts";
 export { ByteBudgetCache } from "./lib/byte-budget-cache.ts";
 export type { DistributionPointCrls, FetchedCrl, LeafSummary, OcspAnswer, OcspLookup, OcspSettings, Refusal, TrustSettings, Verdict } from "./types.ts";
+export { FIXED_ATTRIBUTES, parseAttributeSource, readAttribute, type AttributeSource } from "./lib/attributes.ts";

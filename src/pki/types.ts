@@ -13,6 +13,8 @@ export interface TrustSettings {
   allowedSubjectAltNames: string[] | null;
   allowedOrganizations: string[] | null;
   allowedOrganizationalUnits: string[] | null;
+  /** Vault-style "<oid>:<glob>" / "<oid>:hex:<glob>" entries the leaf must all match. */
+  requiredExtensions?: string[] | null;
   /** OCSP at login, or null when ocspEnabled is false. */
   ocsp?: OcspSettings | null;
   /** Also check the CRLs named by the distribution points of the certificates on a verified path. */

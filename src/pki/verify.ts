@@ -12,6 +12,7 @@ import { distributionPointCrls } from "./rules/distribution-points.ts";
 import { checkIssuerExtendedKeyUsage, checkLeafExtendedKeyUsage } from "./rules/extended-key-usage.ts";
 import { checkNameConstraints } from "./rules/name-constraints.ts";
 import { checkPathLength } from "./rules/path-length.ts";
+import { checkRequiredExtensions } from "./rules/required-extensions.ts";
 import { checkOcsp } from "./rules/ocsp.ts";
 import { checkRevocation } from "./rules/revocation.ts";
 import { checkIssuerValidity, checkLeafValidity } from "./rules/validity.ts";
@@ -28,7 +29,7 @@ import { VerifiedChainCache, verifiedChains } from "./verified-chain-cache.ts";
  * unprocessed critical extensions, issuer validity, issuer EKU, path length, name constraints, CRLs (with
  * useCrlDistributionPoints, those of the path's distribution points, fetched through `network.crls` when the
  * configuration holds none yet), weak signature algorithms (certificates below the anchor, CRLs used), weak keys,
- * allow-lists, and last, with `network.ocsp` given and the configuration's OCSP on, OCSP about the path that
+ * required extensions, allow-lists, and last, with `network.ocsp` given and the configuration's OCSP on, OCSP about the path that
  * passed. Those two lookups are the only network I/O, both by `network.deadline`.
  */
 export async function verifyChain(trust: CompiledTrust, chainDer: Uint8Array[], now: Date): Promise<Verdict> {
@@ -105,6 +106,7 @@ async function judge(
 
   const allow = trust.allowLists;
   return (
+    checkRequiredExtensions(leaf, trust.requiredExtensions) ??
     checkCommonName(leaf, allow.commonNames) ??
     checkSubjectAltNames(leaf, allow.subjectAltNames) ??
     checkOrganization(leaf, allow.organizations) ??

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp, type App } from "../app.ts";
-import { loadConfig, type Config } from "../config.ts";
+import { issuerUrl, loadConfig, type Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import { openConfiguredDatabase } from "./local-database.ts";
 import { ownDataDir } from "./data-dir.ts";
@@ -44,7 +44,15 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
     const tls = await loadTls(config, out);
     const clock = () => new Date();
     const keys = new KeyStore(database.db, await KeyEncryption.fromSecret(keyEncryptionKey(config)));
-    const signer = await createSigner({ alg: config.TOKEN_SIGNING_ALG, keys, authSecret: config.AUTH_SECRET, clock, nativeSign: nodeSign });
+    const signer = await createSigner({
+      alg: config.TOKEN_SIGNING_ALG,
+      keys,
+      authSecret: config.AUTH_SECRET,
+      clock,
+      nativeSign: nodeSign,
+      issuer: issuerUrl(config),
+      verifyIssuer: config.ISSUER_URL !== undefined,
+    });
     const metrics = new Metrics();
     const crlSource = crlSourceFor(config, metrics);
     const app = createApp({ config, database, log, clock, adminTokenHash, signer, metrics, crlSource });

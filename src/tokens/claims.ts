@@ -15,12 +15,17 @@ export interface AccessTokenClaims {
   iat: number;
   exp: number;
   cnf?: { "x5t#S256": string };
+  aud?: string | string[];
   [claim: string]: unknown;
 }
 
-/** What login signs: the claims above but iat and exp, which the signer sets; `identityAccessTokenId` as Infisical names the jti. */
-export type ClaimsToSign = Pick<AccessTokenClaims, "sub" | "identityId" | "orgId" | "rootOrgId" | "authMethod" | "authTokenType" | "jti" | "cnf"> & {
+/**
+ * What login signs: the claims above but iss, iat and exp, which the signer sets; `identityAccessTokenId` as
+ * Infisical names the jti; and the claims of claimMappings.
+ */
+export type ClaimsToSign = Pick<AccessTokenClaims, "sub" | "identityId" | "orgId" | "rootOrgId" | "authMethod" | "authTokenType" | "jti" | "cnf" | "aud"> & {
   identityAccessTokenId: string;
+  [mapped: string]: unknown;
 };
 
 

@@ -1,3 +1,4 @@
+import { mappedClaimsOf } from "../claims/names.ts";
 import { verifyAccessToken, type AccessTokenClaims } from "./claims.ts";
 import { presentedBinding } from "./binding.ts";
 import { certificateMismatch, exhausted, ipNotTrusted } from "./checks.ts";
@@ -19,9 +20,13 @@ export type Introspection =
       rootOrgId: string;
       authMethod: string;
       cnf?: { "x5t#S256": string };
+      iss?: string;
+      aud?: string | string[];
       numUses: number;
       numUsesLimit: number;
       numUsesRemaining: number | null;
+      /** The claims of claimMappings. */
+      [mapped: string]: unknown;
     };
 
 /**
@@ -60,6 +65,7 @@ export async function introspectToken(
   if (binding && !binding.matches(state)) throw certificateMismatch();
   if (state.revokedAt || state.expiresAt.getTime() <= now.getTime() || !state.configured || exhausted(state)) return { active: false };
   return {
+    ...mappedClaimsOf(claims),
     active: true,
     sub: claims.sub,
     exp: claims.exp,
@@ -72,6 +78,8 @@ export async function introspectToken(
     rootOrgId: claims.rootOrgId,
     authMethod: claims.authMethod,
     ...(claims.cnf ? { cnf: claims.cnf } : {}),
+    ...(typeof claims.iss === "string" ? { iss: claims.iss } : {}),
+    ...(claims.aud !== undefined ? { aud: claims.aud } : {}),
     numUses: state.numUses,
     numUsesLimit: state.numUsesLimit,
     numUsesRemaining: usesRemaining(state.numUsesLimit, state.numUses),

@@ -1,8 +1,9 @@
 import { AUTH_METHOD } from "../auth-method.ts";
 import type { Db } from "../db/client.ts";
-import type { LeafSummary } from "../pki/index.ts";
+import type { DecodedLeaf } from "../pki/index.ts";
 import { certificateThumbprint } from "./binding.ts";
 import type { TokenAnswer } from "./answer.ts";
+import { claimsFromCertificate } from "../claims/mappings.ts";
 import type { ClaimsToSign } from "./claims.ts";
 import { initialLifetime } from "./lifetime.ts";
 import { issuedRecords } from "./issued-record.ts";
@@ -21,9 +22,12 @@ export interface Grant {
     accessTokenMaxTTL: number;
     accessTokenNumUsesLimit: number;
     bindTokensToCertificate: boolean;
+    tokenAudiences: string[] | null;
+    claimMappings: Record<string, string> | null;
   };
   leafDer: Uint8Array;
-  leaf: LeafSummary;
+  /** The verified leaf. */
+  leaf: DecodedLeaf;
   clientIp: string;
   now: Date;
 }
@@ -44,7 +48,10 @@ export function tokenIssuer(deps: IssueDeps): (grant: Grant) => Promise<TokenAns
     const iat = Math.floor(grant.now.getTime() / 1000);
     const jti = crypto.randomUUID();
     const thumbprint = auth.bindTokensToCertificate ? await certificateThumbprint(grant.leafDer) : null;
+    const audiences = auth.tokenAudiences ?? [];
     const claims: ClaimsToSign = {
+      // Mapped names never collide with the claims below (refused at attach); they come first all the same.
+      ...claimsFromCertificate(auth.claimMappings, grant.leaf),
       sub: grant.identityId,
       identityId: grant.identityId,
       orgId: grant.orgId,
@@ -54,6 +61,8 @@ export function tokenIssuer(deps: IssueDeps): (grant: Grant) => Promise<TokenAns
       jti,
       identityAccessTokenId: jti,
       ...(thumbprint ? { cnf: { "x5t#S256": thumbprint } } : {}),
+      // One audience as a string, several as a list (RFC 7519 §4.1.3 allows both).
+      ...(audiences.length ? { aud: audiences.length === 1 ? audiences[0]! : audiences } : {}),
     };
     // Signing and the durable write overlap; nothing is answered before the write has committed.
     const [accessToken, written] = await Promise.all([
@@ -72,8 +81,8 @@ export function tokenIssuer(deps: IssueDeps): (grant: Grant) => Promise<TokenAns
         configVersion: auth.version,
         homeOrgId: grant.home.id,
         homeOrgSlug: grant.home.slug,
-        fingerprint: grant.leaf.fingerprint,
-        subject: grant.leaf.subject,
+        fingerprint: grant.leaf.summary.fingerprint,
+        subject: grant.leaf.summary.subject,
         clientIp: grant.clientIp,
       }),
     ]);

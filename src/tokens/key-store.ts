@@ -3,7 +3,10 @@ import { exportJWK, generateKeyPair, type JWK } from "jose";
 import type { Db } from "../db/client.ts";
 import { settings, signingKeys } from "../db/schema.ts";
 
-export type AsymmetricAlg = "EdDSA" | "ES256";
+export type AsymmetricAlg = "EdDSA" | "ES256" | "RS256";
+
+/** RS256 keys: the size the crypto policy asks of certificates too, and what cloud relying parties accept. */
+const RSA_MODULUS_BITS = 2048;
 
 /** AES-GCM with a key derived from the key-encryption key; private keys never reach the database in clear. */
 export class KeyEncryption {
@@ -103,7 +106,11 @@ export class KeyStore {
   }
 
   private async generate(alg: AsymmetricAlg) {
-    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true, crv: alg === "EdDSA" ? "Ed25519" : undefined });
+    const { publicKey, privateKey } = await generateKeyPair(alg, {
+      extractable: true,
+      crv: alg === "EdDSA" ? "Ed25519" : undefined,
+      modulusLength: alg === "RS256" ? RSA_MODULUS_BITS : undefined,
+    });
     const kid = `${alg.toLowerCase()}-${crypto.randomUUID()}`;
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
     const privateJwk = { ...(await exportJWK(privateKey)), kid, alg };

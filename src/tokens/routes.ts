@@ -1,9 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { canManageOrg, matchesHash, type IdentityTokenAuthenticator } from "../admin/auth.ts";
-import { forbidden, unauthorized } from "../errors.ts";
+import { mappedClaimsOf } from "../claims/names.ts";
+import { forbidden, notFound, unauthorized } from "../errors.ts";
 import { bearerToken } from "../http/bearer.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
 import { tokenAnswer } from "./answer.ts";
+import { discoveryDocument, openIdConfiguration } from "./discovery.ts";
 import { introspectToken, type Introspector } from "./introspect.ts";
 import { renewToken } from "./renew.ts";
 import { revokeToken } from "./revoke.ts";
@@ -20,6 +22,9 @@ const jwt = z.string().min(1).max(8192);
 
 const renewAnswer = tokenAnswer.openapi("AccessTokenRenewResponse");
 
+/** Claims copied from the certificate by claimMappings (a string or a list of strings) appear beside the answer's members. */
+const mappedClaim = z.unknown().openapi({ description: "A claim of claimMappings: a string, or a list of strings" });
+
 const selfAnswer = z
   .object({
     identityId: z.string(),
@@ -35,7 +40,9 @@ const selfAnswer = z
     numUsesLimit: z.number(),
     numUsesRemaining: z.number().nullable().openapi({ description: "null when the token has no use limit" }),
     certificateBound: z.boolean(),
+    aud: z.union([z.string(), z.array(z.string())]).optional().openapi({ description: "The token's audiences (tokenAudiences)" }),
   })
+  .catchall(mappedClaim)
   .openapi("AccessTokenSelf");
 
 const introspection = z
@@ -52,10 +59,13 @@ const introspection = z
     rootOrgId: z.string().optional(),
     authMethod: z.string().optional(),
     cnf: z.object({ "x5t#S256": z.string() }).optional(),
+    iss: z.string().optional(),
+    aud: z.union([z.string(), z.array(z.string())]).optional(),
     numUses: z.number().optional(),
     numUsesLimit: z.number().optional(),
     numUsesRemaining: z.number().nullable().optional(),
   })
+  .catchall(mappedClaim)
   .openapi("AccessTokenIntrospection");
 
 const jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).openapi("JWKS");
@@ -112,6 +122,8 @@ export function tokenRoutes(wiring: TokenRouteDeps) {
       c.set("identityId", state.identityId);
       return c.json(
         {
+          ...mappedClaimsOf(claims),
+          ...(claims.aud !== undefined ? { aud: claims.aud } : {}),
           identityId: state.identityId,
           orgId: state.orgId,
           rootOrgId: state.rootOrgId,
@@ -161,6 +173,25 @@ export function tokenRoutes(wiring: TokenRouteDeps) {
         throw unauthorized("The bearer token is not valid.");
       }
       return c.json(await introspectToken(deps, token, introspector), 200);
+    },
+  );
+
+  router.openapi(
+    createRoute({
+      method: "get",
+      path: "/.well-known/openid-configuration",
+      operationId: "getOpenIdConfiguration",
+      tags: ["Tokens"],
+      description:
+        "OpenID Connect discovery: certauth as the issuer of its tokens (ISSUER_URL), for relying parties that verify them with the JWKS. 404 under HS256, whose tokens only the holder of AUTH_SECRET can verify.",
+      security: [],
+      responses: { ...jsonOk(discoveryDocument), ...errorResponses },
+    }),
+    async (c) => {
+      const document = openIdConfiguration(deps.signer.issuer, deps.signer.alg);
+      if (!document) throw notFound("certauth signs tokens with HS256, which relying parties cannot verify without the secret: no OpenID configuration.");
+      c.header("cache-control", "public, max-age=300");
+      return c.json(document, 200);
     },
   );
 

@@ -7,8 +7,10 @@ export type SigningAlg = AsymmetricAlg | "HS256";
 /** Signs and verifies access tokens; `kid`s let every instance and every downstream verifier find the key. */
 export interface TokenSigner {
   readonly alg: SigningAlg;
+  /** ISSUER_URL: the `iss` of every token signed. */
+  readonly issuer: string;
   sign(claims: JWTPayload, issuedAt: number, expiresAt: number): Promise<string>;
-  /** Signature, algorithm and expiry; throws on any failure. */
+  /** Signature, algorithm, expiry and issuer; throws on any failure. */
   verify(token: string, now: Date): Promise<JWTPayload>;
   jwks(now: Date): Promise<{ keys: JWK[] }>;
   /** Starts signing with a fresh key (asymmetric algorithms); old keys stay published for `keepOldFor` seconds. */
@@ -31,21 +33,39 @@ export async function createSigner(options: {
   authSecret?: string;
   clock: () => Date;
   nativeSign?: NativeSign;
+  issuer: string;
+  /** Refuse tokens whose `iss` is another issuer: when ISSUER_URL is set, not for the default that follows PORT. */
+  verifyIssuer: boolean;
 }): Promise<TokenSigner> {
+  const checkIssuer = issuerCheck(options.issuer, options.verifyIssuer);
   return options.alg === "HS256"
-    ? hmacSigner(options.authSecret ?? (await options.keys.sharedSecret("auth_secret")))
-    : asymmetricSigner(options.alg, options.keys, options.clock, options.nativeSign);
+    ? hmacSigner(options.authSecret ?? (await options.keys.sharedSecret("auth_secret")), options.issuer, checkIssuer)
+    : asymmetricSigner(options.alg, options.keys, options.clock, options.issuer, checkIssuer, options.nativeSign);
 }
 
-function hmacSigner(secret: string): TokenSigner {
+type IssuerCheck = (payload: JWTPayload) => JWTPayload;
+
+/**
+ * A token signed by certauth with another `iss` was issued under another ISSUER_URL: refused. One without `iss`
+ * was signed before certauth set it, by certauth's own key (already verified), so it is accepted until it expires.
+ */
+function issuerCheck(issuer: string, verify: boolean): IssuerCheck {
+  return (payload) => {
+    if (verify && payload.iss !== undefined && payload.iss !== issuer) throw new Error("token from another issuer");
+    return payload;
+  };
+}
+
+function hmacSigner(secret: string, issuer: string, checkIssuer: IssuerCheck): TokenSigner {
   const key = new TextEncoder().encode(secret);
   return {
     alg: "HS256",
+    issuer,
     sign: (claims, iat, exp) =>
-      new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: HS256_KID }).setIssuedAt(iat).setExpirationTime(exp).sign(key),
+      new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT", kid: HS256_KID }).setIssuer(issuer).setIssuedAt(iat).setExpirationTime(exp).sign(key),
     async verify(token, now) {
       const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], currentDate: now });
-      return payload;
+      return checkIssuer(payload);
     },
     jwks: async () => ({ keys: [] }),
     rotate: async () => {
@@ -54,7 +74,14 @@ function hmacSigner(secret: string): TokenSigner {
   };
 }
 
-async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () => Date, nativeSign?: NativeSign): Promise<TokenSigner> {
+async function asymmetricSigner(
+  alg: AsymmetricAlg,
+  keys: KeyStore,
+  clock: () => Date,
+  issuer: string,
+  checkIssuer: IssuerCheck,
+  nativeSign?: NativeSign,
+): Promise<TokenSigner> {
   const verifyKeys = new Map<string, Promise<{ key: JoseKey | Uint8Array; alg: string } | null>>();
   let active = await loadActive();
   let checkedAt = Date.now();
@@ -91,14 +118,15 @@ async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () =>
 
   return {
     alg,
+    issuer,
     async sign(claims, iat, exp) {
       const { kid, key, native } = await currentKey();
       if (native) {
-        // The same compact JWS SignJWT makes: protected header, then the claims with iat and exp.
-        const input = `${base64url.encode(JSON.stringify({ alg, typ: "JWT", kid }))}.${base64url.encode(JSON.stringify({ ...claims, iat, exp }))}`;
+        // The same compact JWS SignJWT makes: protected header, then the claims with iss, iat and exp.
+        const input = `${base64url.encode(JSON.stringify({ alg, typ: "JWT", kid }))}.${base64url.encode(JSON.stringify({ ...claims, iss: issuer, iat, exp }))}`;
         return `${input}.${base64url.encode(native(textEncoder.encode(input)))}`;
       }
-      return new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT", kid }).setIssuedAt(iat).setExpirationTime(exp).sign(key);
+      return new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT", kid }).setIssuer(issuer).setIssuedAt(iat).setExpirationTime(exp).sign(key);
     },
     async verify(token, now) {
       const header = decodeProtectedHeader(token);
@@ -106,7 +134,7 @@ async function asymmetricSigner(alg: AsymmetricAlg, keys: KeyStore, clock: () =>
       const found = await verifyKey(header.kid);
       if (!found || found.alg !== header.alg) throw new Error("unknown signing key");
       const { payload } = await jwtVerify(token, found.key, { algorithms: [found.alg], currentDate: now });
-      return payload;
+      return checkIssuer(payload);
     },
     async jwks(now) {
       const published = await keys.publishedKeys(now);

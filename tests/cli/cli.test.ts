@@ -132,6 +132,29 @@ describe("certauth against the server's database", () => {
     expect(nothing.code).toBe(2);
   }, 60_000);
 
+  it("sets --required-extension, --token-audience and --claim-mapping (repeatable), shows them, and clears them", async () => {
+    const { identityTlsCertAuth } = await cliJson(
+      env, "tls-cert-auth", "update", identityId,
+      "--required-extension", "1.3.6.1.4.1.55555.1:asset-*", "--token-audience", "sts.amazonaws.com", "--token-audience", "vault",
+      "--claim-mapping", "spiffe_id=san.uri", "--claim-mapping", "asset=ext:1.3.6.1.4.1.55555.1",
+    );
+    expect(identityTlsCertAuth).toMatchObject({
+      requiredExtensions: ["1.3.6.1.4.1.55555.1:asset-*"],
+      tokenAudiences: ["sts.amazonaws.com", "vault"],
+      claimMappings: { spiffe_id: "san.uri", asset: "ext:1.3.6.1.4.1.55555.1" },
+    });
+    const shown = await cli(env, "tls-cert-auth", "get", identityId);
+    expect(shown.out).toMatch(/tokenAudiences\s+\["sts.amazonaws.com","vault"\]/);
+    expect(shown.out).toContain('"spiffe_id":"san.uri"');
+    const reserved = await cli(env, "tls-cert-auth", "update", identityId, "--claim-mapping", "sub=subject.CN");
+    expect(reserved.code).toBe(1);
+    expect(reserved.err).toContain('"sub"');
+    expect((await cli(env, "tls-cert-auth", "update", identityId, "--claim-mapping", "no-equals-sign")).code).toBe(2);
+    expect((await cli(env, "tls-cert-auth", "update", identityId, "--token-audience", "a", "--no-token-audiences")).code).toBe(2);
+    const cleared = await cliJson(env, "tls-cert-auth", "update", identityId, "--no-required-extensions", "--no-token-audiences", "--no-claim-mappings");
+    expect(cleared.identityTlsCertAuth).toMatchObject({ requiredExtensions: null, tokenAudiences: null, claimMappings: null });
+  }, 60_000);
+
   it("updates --crl-url (repeatable): fetches each CRL now, and --no-crl-urls removes them", async () => {
     const crl = await makeCrl({ issuer: ca, revoked: [] });
     const requested: string[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, issuerUrl, loadConfig } from "../../src/config.ts";
 
 describe("configuration", () => {
   it("applies the contract's defaults", () => {
@@ -20,6 +20,13 @@ describe("configuration", () => {
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
+  it("takes RS256, and ISSUER_URL as given or https://localhost:<PORT> by default", () => {
+    expect(issuerUrl(loadConfig({}))).toBe("https://localhost:8443");
+    expect(issuerUrl(loadConfig({ PORT: "9443" }))).toBe("https://localhost:9443");
+    expect(issuerUrl(loadConfig({ ISSUER_URL: "https://certauth.example.com/tenants/a" }))).toBe("https://certauth.example.com/tenants/a");
+    expect(loadConfig({ TOKEN_SIGNING_ALG: "RS256" }).TOKEN_SIGNING_ALG).toBe("RS256");
+  });
+
   it("accepts the Infisical alias for the certificate header and matches it case-insensitively", () => {
     expect(loadConfig({ IDENTITY_TLS_CERT_AUTH_CLIENT_CERTIFICATE_HEADER_KEY: "X-SSL-Client-Cert" }).CLIENT_CERT_HEADER).toBe("x-ssl-client-cert");
     expect(loadConfig({ CLIENT_CERT_HEADER: "Client-Cert", IDENTITY_TLS_CERT_AUTH_CLIENT_CERTIFICATE_HEADER_KEY: "x-other" }).CLIENT_CERT_HEADER).toBe("client-cert");
@@ -36,7 +43,14 @@ describe("configuration", () => {
     [{ PORT: "70000" }, "invalid PORT"],
     [{ LOGIN_RATE_LIMIT: "-1" }, "invalid LOGIN_RATE_LIMIT"],
     [{ ADMIN_TOKEN: "short" }, "invalid ADMIN_TOKEN: must be at least 32 characters"],
-    [{ TOKEN_SIGNING_ALG: "RS256" }, "invalid TOKEN_SIGNING_ALG"],
+    [{ TOKEN_SIGNING_ALG: "PS256" }, "invalid TOKEN_SIGNING_ALG"],
+    [{ ISSUER_URL: "http://certauth.example.com" }, "invalid ISSUER_URL: must be an https URL"],
+    [{ ISSUER_URL: "certauth.example.com" }, "invalid ISSUER_URL"],
+    [{ ISSUER_URL: "https://certauth.example.com/" }, "invalid ISSUER_URL"],
+    [{ ISSUER_URL: "https://certauth.example.com?tenant=a" }, "invalid ISSUER_URL"],
+    [{ ISSUER_URL: "https://certauth.example.com#x" }, "invalid ISSUER_URL"],
+    [{ ISSUER_URL: "https://user:pw@certauth.example.com" }, "invalid ISSUER_URL"],
+    [{ ISSUER_URL: `https://${"a".repeat(250)}.com` }, "invalid ISSUER_URL: must be at most 256 characters"],
     [{ CLIENT_CERT_SOURCE: "tls,cookie" }, "invalid CLIENT_CERT_SOURCE"],
     [{ TRUSTED_PROXIES: "10.0.0.0/33" }, "invalid TRUSTED_PROXIES"],
     [{ DATABASE_URL: "mysql://x" }, "invalid DATABASE_URL"],

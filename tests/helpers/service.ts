@@ -33,7 +33,8 @@ export async function startService(
     { DATA_DIR: dataDir, DATABASE_URL: db.url, ADMIN_TOKEN, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...env },
     () => {},
   );
-  const server = await startServer(bun, service, 0, "127.0.0.1");
+  // A test that needs its URL before the start (ISSUER_URL) passes the port it reserved as PORT.
+  const server = await startServer(bun, service, env.PORT ? Number(env.PORT) : 0, "127.0.0.1");
   const url = `https://127.0.0.1:${server.port}`;
   return {
     url,

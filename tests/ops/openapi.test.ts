@@ -116,6 +116,7 @@ describe("the OpenAPI document covers every route", () => {
     ["get", "/api/v1/auth/token/self"],
     ["post", "/api/v1/auth/token/introspect"],
     ["get", "/.well-known/jwks.json"],
+    ["get", "/.well-known/openid-configuration"],
   ];
 
   it.each(routes)("%s %s with its answer, and its body when it takes one", (method, path) => {
@@ -123,6 +124,15 @@ describe("the OpenAPI document covers every route", () => {
     expect(operation).toBeDefined();
     expect(operation.responses["200"]).toBeDefined();
     if (method === "post" || method === "patch") expect(operation.requestBody.content["application/json"].schema).toBeDefined();
+  });
+
+  it("documents the OIDC fields of TLS cert auth and the discovery document's members", () => {
+    const attach = resolve(ours, ours.paths["/api/v1/auth/tls-cert-auth/identities/{identityId}"].post.requestBody.content["application/json"].schema);
+    expect(Object.keys(attach.properties)).toEqual(expect.arrayContaining(["requiredExtensions", "tokenAudiences", "claimMappings"]));
+    const discovery = resolve(ours, ours.paths["/.well-known/openid-configuration"].get.responses["200"].content["application/json"].schema);
+    expect(Object.keys(discovery.properties).sort()).toEqual(
+      ["claims_supported", "id_token_signing_alg_values_supported", "issuer", "jwks_uri", "response_types_supported", "subject_types_supported"],
+    );
   });
 
   it("answers every error of every route with the seed's error shape for that status", () => {

@@ -27,6 +27,7 @@ function independentlyVerify(token: string, keys: Record<string, unknown>[]): bo
   const sig = Buffer.from(signature, "base64url");
   if (alg === "EdDSA") return cryptoVerify(null, data, key, sig);
   if (alg === "ES256") return cryptoVerify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, sig);
+  if (alg === "RS256") return cryptoVerify("sha256", data, key, sig);
   return false;
 }
 
@@ -35,7 +36,7 @@ async function tokenFrom(svc: RunningService): Promise<string> {
 }
 
 describe.each(drivers)("signing keys on %s", (driver) => {
-  for (const alg of ["EdDSA", "ES256"] as const) {
+  for (const alg of ["EdDSA", "ES256", "RS256"] as const) {
     describe(alg, () => {
       let svc: RunningService;
       beforeAll(async () => {
