@@ -83,9 +83,10 @@ export class TokenKeeper {
         if (renewed) return this.keep(renewed);
       }
     }
+    const sent = Date.now();
     const answer = await callRoute(this.transport, this.resolved.base, "login", this.resolved.body, this.resolved.timeoutMs);
     this.loginNeeded = false;
-    return this.keep(this.hold(answer, "login", credentials));
+    return this.keep(this.hold(answer, "login", credentials, sent));
   }
 
   /** Drops the connections and TLS sessions; the keeper can still step again. */
@@ -97,6 +98,7 @@ export class TokenKeeper {
   /** The renewed token, or undefined when a login is the way on (refused, or no longer extended). */
   private async renew(held: HeldToken): Promise<HeldToken | undefined> {
     let answer: LoginAnswer;
+    const sent = Date.now();
     try {
       answer = await callRoute(this.transport!, this.resolved.base, "renew", { accessToken: held.answer.accessToken }, this.resolved.timeoutMs);
     } catch (err) {
@@ -107,7 +109,7 @@ export class TokenKeeper {
       }
       throw err;
     }
-    const renewed = this.hold(answer, "renew", { fingerprint: held.fingerprint });
+    const renewed = this.hold(answer, "renew", { fingerprint: held.fingerprint }, sent);
     if (renewed.expiresAt < held.expiresAt + MIN_EXTENSION_MS) {
       this.onEvent({ type: "renew_not_extended", expiresIn: answer.expiresIn });
       return undefined;
@@ -115,15 +117,18 @@ export class TokenKeeper {
     return renewed;
   }
 
-  private hold(answer: LoginAnswer, via: HeldToken["via"], credentials: Pick<LoadedCredentials, "fingerprint">): HeldToken {
-    const now = Date.now();
-    const life = answer.expiresIn * 1000;
+  /**
+   * Counted from when the request was sent, and a second short: the server counts whole seconds from a second
+   * that may have begun up to one before, so the token may expire that much sooner than expiresIn says.
+   */
+  private hold(answer: LoginAnswer, via: HeldToken["via"], credentials: Pick<LoadedCredentials, "fingerprint">, sent: number): HeldToken {
+    const life = Math.max(answer.expiresIn * 1000 - 1000, answer.expiresIn * 500);
     return {
       answer,
       via,
-      obtainedAt: now,
-      expiresAt: life > 0 ? now + life : Infinity,
-      renewAt: life > 0 ? renewalTime(now, life) : Infinity,
+      obtainedAt: sent,
+      expiresAt: life > 0 ? sent + life : Infinity,
+      renewAt: life > 0 ? renewalTime(sent, life) : Infinity,
       fingerprint: credentials.fingerprint,
     };
   }
