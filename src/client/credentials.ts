@@ -11,7 +11,7 @@ export interface LoadedCredentials {
 const entries = (sources: CredentialSources) =>
   (Object.entries(sources) as [keyof CredentialSources, PemSource | undefined][]).filter((e): e is [keyof CredentialSources, PemSource] => e[1] !== undefined);
 
-const describe = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+const describe = (err: unknown) => (err as { code?: string }).code ?? (err as Error).message;
 
 /**
  * The certificate, key and CA, read again from their files only when a file's stamp moved (or when asked), and

@@ -86,7 +86,7 @@ function post(agent: Agent, url: URL, body: unknown, timeoutMs: number): Promise
       },
     );
     const timer = setTimeout(() => fail(new TransportError(`no answer from ${url.host} within ${timeoutMs} ms`)), timeoutMs);
-    req.on("error", (err: NodeJS.ErrnoException) => fail(new TransportError(err.code ? `${err.code}: ${err.message}` : err.message)));
+    req.on("error", (err: Error & { code?: string }) => fail(new TransportError(err.code ? `${err.code}: ${err.message}` : err.message)));
     req.end(payload);
   });
 }
