@@ -89,9 +89,17 @@ export async function runAgent(settings: AgentSettings): Promise<number> {
       let wait: number;
       try {
         // A step under way is abandoned on SIGTERM: what it would have written is not written.
-        const held = await Promise.race([keeper.step(reread), stop]);
-        if (!held) break;
+        const rereading = reread;
         reread = false;
+        let held: HeldToken | undefined;
+        try {
+          held = await Promise.race([keeper.step(rereading), stop]);
+        } catch (err) {
+          // The next attempt reads the files again too.
+          reread ||= rereading;
+          throw err;
+        }
+        if (!held) break;
         if (held.answer.accessToken !== published) {
           const ran = publish(settings, held, exec);
           published = held.answer.accessToken;
@@ -99,7 +107,8 @@ export async function runAgent(settings: AgentSettings): Promise<number> {
         }
         failures = 0;
         if (settings.once) break;
-        wait = Math.max(held.renewAt - Date.now(), MIN_WAIT_MS);
+        // A SIGHUP that came during the step is acted on now.
+        wait = reread ? 0 : Math.max(held.renewAt - Date.now(), MIN_WAIT_MS);
         log.info("waiting", { renewInMs: Number.isFinite(wait) ? Math.round(wait) : null });
       } catch (err) {
         failures++;

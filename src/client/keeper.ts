@@ -37,7 +37,7 @@ export class TokenKeeper {
   private readonly credentials: Credentials;
   private transport?: Transport;
   private loginNeeded = true;
-  held?: HeldToken;
+  private current?: HeldToken;
 
   constructor(
     options: ClientOptions,
@@ -45,6 +45,11 @@ export class TokenKeeper {
   ) {
     this.resolved = resolveOptions(options);
     this.credentials = new Credentials(this.resolved.sources);
+  }
+
+  /** The token held now, if any (it may have expired). */
+  get held(): HeldToken | undefined {
+    return this.current;
   }
 
   /** Whether a credential file moved on disk since it was last read. */
@@ -134,7 +139,7 @@ export class TokenKeeper {
   }
 
   private keep(held: HeldToken): HeldToken {
-    this.held = held;
+    this.current = held;
     this.onEvent({ type: "token", via: held.via, expiresIn: held.answer.expiresIn, fingerprint: held.fingerprint });
     return held;
   }
