@@ -60,6 +60,10 @@ describe("login", () => {
     expect(unknown).toMatchObject({ code: "ERR_CERTAUTH_STATUS", route: "login", status: 404, error: "NotFound", reason: undefined, transient: false });
     expect(unknown.requestId).toMatch(/\S/);
 
+    // The slug is sent: one that names no organization is a 404.
+    const slug = await login({ url: server.url, identityId, organizationSlug: "no-such-org", ...credentials() }).catch((e) => e);
+    expect(slug).toMatchObject({ status: 404, error: "NotFound" });
+
     await server.admin(`/api/v1/auth/tls-cert-auth/identities/${identityId}`, { method: "PATCH", body: { allowedCommonNames: "someone-else" } });
     const refused = await login({ url: server.url, identityId, ...credentials() }).catch((e) => e);
     expect(refused).toMatchObject({ status: 401, error: "UnauthorizedError", reason: "common_name_not_allowed" });
