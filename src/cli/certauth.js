@@ -14,8 +14,8 @@ if (process.versions.bun) {
   } catch {}
   // A forwarded certificate chain may need up to 64 KiB of headers; Bun.serve's default is 16 KiB.
   const child = spawn(bun, ["--max-http-header-size=81920", main, ...process.argv.slice(2)], { stdio: "inherit" });
-  // The CLI shuts down gracefully on these; pass them on and wait for its exit code.
-  for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+  // The CLI shuts down gracefully on SIGINT and SIGTERM (certauth agent reloads on SIGHUP); pass them on and wait for its exit code.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal));
   child.on("error", (err) => {
     console.error(`certauth: cannot start Bun (${err.message}); run npm install`);
     process.exit(1);

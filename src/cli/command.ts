@@ -21,6 +21,8 @@ export interface CommandContext {
   json: boolean;
   /** Standard output. */
   print(text: string): void;
+  /** Standard error: a long-running command's log lines. */
+  printError(text: string): void;
 }
 
 export interface Command {

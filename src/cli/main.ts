@@ -12,6 +12,8 @@ import { tokenCommands } from "./token.ts";
 import { keyCommands } from "./keys.ts";
 import { auditCommands } from "./audit.ts";
 import { quickstartCommands } from "./quickstart.ts";
+import { loginCommands } from "./login.ts";
+import { agentCommands } from "./agent.ts";
 import { ownerOnlyUmask } from "../server/data-dir.ts";
 
 export const COMMANDS: Command[] = [
@@ -23,6 +25,8 @@ export const COMMANDS: Command[] = [
   ...tokenCommands,
   ...keyCommands,
   ...auditCommands,
+  ...loginCommands,
+  ...agentCommands,
 ];
 
 function overview(commands: Command[], prefix: string[] = []): string {
@@ -35,7 +39,8 @@ function overview(commands: Command[], prefix: string[] = []): string {
     "Commands:",
     ...lines,
     "",
-    "Every command reads the same environment as the server (DATA_DIR, DATABASE_URL, …), accepts --json and --help.",
+    "Every command accepts --json and --help. The admin commands read the same environment as the server (DATA_DIR,",
+    "DATABASE_URL, …); login and agent talk to a server over mutual TLS and read CERTAUTH_URL, CERTAUTH_CERT_FILE, ….",
   ].join("\n");
 }
 
@@ -96,7 +101,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       io.out(usageOf(command));
       return 0;
     }
-    const code = await command.run({ values, positionals, env, json: values.json === true, print: io.out });
+    const code = await command.run({ values, positionals, env, json: values.json === true, print: io.out, printError: io.err });
     return code ?? 0;
   } catch (err) {
     io.err(`certauth: ${escapeControls(describeError(err))}`);

@@ -1,6 +1,7 @@
 /**
  * `npm run build:binary`, then the binary alone in an empty folder, with a PATH that holds no node, bun or
- * deno and no node_modules anywhere near: quickstart logs in over mTLS, serve answers and stops on SIGTERM.
+ * deno and no node_modules anywhere near: quickstart logs in over mTLS, serve answers and stops on SIGTERM,
+ * certauth login and certauth agent log in to the quickstart server.
  * The build takes a few seconds (most of it is copying Bun's runtime), so this runs in CI as well.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
@@ -80,6 +81,46 @@ describe("the single binary, alone in an empty folder", () => {
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 120_000);
+
+  it("runs certauth login and certauth agent --once against the quickstart server it serves", async () => {
+    const port = await freePort();
+    const qs = join(dir, "qs-client");
+    const server = spawn(binary, ["quickstart", "--dir", qs, "--port", String(port)], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    server.stdout.on("data", (c: Buffer) => (output += c));
+    server.stderr.on("data", (c: Buffer) => (output += c));
+    const exited = new Promise<number | null>((done) => server.once("exit", (code) => done(code)));
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((done) => {
+        const child = spawn(binary, args, { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (c: Buffer) => (out += c));
+        child.stderr.on("data", (c: Buffer) => (err += c));
+        child.once("close", (code) => done({ code, out, err }));
+      });
+    try {
+      const deadline = Date.now() + 90_000;
+      let identityId: string | undefined;
+      while (!(identityId = output.match(/"identityId":"([0-9a-f-]{36})"/)?.[1])) {
+        if (server.exitCode !== null || Date.now() > deadline) throw new Error(`quickstart did not come up:\n${output}`);
+        await Bun.sleep(200);
+      }
+      const flags = ["--url", `https://localhost:${port}`, "--cert", join(qs, "client.crt"), "--key", join(qs, "client.key"), "--ca", join(qs, "ca.crt"), "--identity-id", identityId];
+      const login = await run(["login", ...flags, "--format", "json"]);
+      expect(login.err).toBe("");
+      expect(login.code).toBe(0);
+      expect(JSON.parse(login.out)).toMatchObject({ tokenType: "Bearer", accessToken: expect.any(String) });
+      const sink = join(dir, "agent-token");
+      const agent = await run(["agent", ...flags, "--sink", sink, "--exec", 'read -r t < "$CERTAUTH_TOKEN_FILE"; test "$t" = "$CERTAUTH_TOKEN"', "--once"]);
+      expect(agent.err).toContain('"msg":"exec_finished"');
+      expect(agent.code).toBe(0);
+      expect(statSync(sink).mode & 0o777).toBe(0o600);
+    } finally {
+      server.kill("SIGTERM");
+      await exited;
     }
   }, 120_000);
 
