@@ -1,7 +1,7 @@
 /** A local HTTP server of CRLs the tests make: each path serves a body with an ETag (304 on a match); it can go down, answer late, or never. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { makeCrl, type Issued } from "../fixtures/pki.ts";
+import { makeCrl, type CrlOptions, type Issued } from "../fixtures/pki.ts";
 
 export class CrlServer {
   readonly bodies = new Map<string, Uint8Array>();
@@ -38,8 +38,14 @@ export class CrlServer {
   }
 
   /** Serves at `path` a CRL of `issuer` listing `revoked` (signed by `signWith` instead when given); answers its URL. */
-  async serve(path: string, issuer: Issued, revoked: string[] = [], options: { nextUpdate?: Date; signWith?: Issued } = {}) {
-    this.bodies.set(path, (await makeCrl({ issuer, revoked, nextUpdate: options.nextUpdate, signWith: options.signWith?.key })).der);
+  async serve(
+    path: string,
+    issuer: Issued,
+    revoked: string[] = [],
+    options: { nextUpdate?: Date; thisUpdate?: Date; signWith?: Issued; extensions?: CrlOptions["extensions"] } = {},
+  ) {
+    const { signWith, ...rest } = options;
+    this.bodies.set(path, (await makeCrl({ issuer, revoked, ...rest, signWith: signWith?.key })).der);
     return this.url(path);
   }
 
