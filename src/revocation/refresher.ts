@@ -3,6 +3,7 @@ import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
 import { compileTrust } from "../pki/index.ts";
+import { compileCrl, type CompiledCrl } from "../pki/lib/crl.ts";
 import { bumpVersion, goodFetch, type CrlSource } from "./crls.ts";
 import { forgetUnused } from "./distribution-points.ts";
 import { withoutCredentials } from "./urls.ts";
@@ -78,6 +79,7 @@ export class CrlRefresher {
       }
       const crl = await this.#verify(row.configId, row.url, result.body);
       const changed = !sameBytes(result.body, row.der);
+      if (changed) await successorOf(row, crl);
       await this.db.transaction(async (tx) => {
         await tx
           .update(fetchedCrls)
@@ -126,6 +128,22 @@ export class CrlRefresher {
       allowedOrganizationalUnits: null,
     });
     return trust.crls[0]!;
+  }
+}
+
+/**
+ * Whoever answers at the URL can serve any CRL the issuer ever signed: a refresh takes only a newer issue of the
+ * stored list (same issuer, same scope, thisUpdate not earlier), else an older CRL, a delta CRL or another
+ * partition would silently drop revocations. Throws a sentence for the row's status.
+ */
+async function successorOf(row: { url: string; der: Uint8Array<ArrayBuffer>; thisUpdate: Date }, fresh: CompiledCrl): Promise<void> {
+  const stored = await compileCrl(row.der, `CRL ${row.url}`, new Map());
+  if (fresh.issuerKey !== stored.issuerKey) throw new Error(`the answer is a CRL of "${fresh.issuer}", the stored one of "${stored.issuer}"`);
+  if (fresh.thisUpdate.getTime() < row.thisUpdate.getTime()) {
+    throw new Error(`the answer's thisUpdate ${fresh.thisUpdate.toISOString()} is older than the stored CRL's`);
+  }
+  if (JSON.stringify(fresh.scope) !== JSON.stringify(stored.scope)) {
+    throw new Error(`the answer covers other certificates than the stored CRL (${fresh.scope.partial ?? "another issuing distribution point"})`);
   }
 }
 
