@@ -1,4 +1,4 @@
-import { and, eq, lte, sql } from "drizzle-orm";
+import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
@@ -12,6 +12,8 @@ import { withoutCredentials } from "./urls.ts";
 const CLAIM_SECONDS = 120;
 /** Rows claimed per round, so one slow round cannot hold many rows. */
 const ROWS_PER_ROUND = 16;
+/** Fetches under way at once in a round: a slow server holds one of them, not the round (and a body of each at most in memory). */
+const FETCHES_AT_ONCE = 4;
 /** How often the service looks for due CRLs at most. */
 const TICK_SECONDS = 30;
 
@@ -23,6 +25,7 @@ const TICK_SECONDS = 30;
 export class CrlRefresher {
   #timer: ReturnType<typeof setInterval> | undefined;
   #round: Promise<number> | undefined;
+  #decoding: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Db,
@@ -56,13 +59,19 @@ export class CrlRefresher {
       .select({ configId: fetchedCrls.configId, url: fetchedCrls.url })
       .from(fetchedCrls)
       .where(lte(fetchedCrls.nextFetchAt, now))
+      // The longest overdue first, so rows that keep failing cannot crowd out the others.
+      .orderBy(asc(fetchedCrls.nextFetchAt))
       .limit(ROWS_PER_ROUND);
     const claimed = await this.db
       .update(fetchedCrls)
       .set({ nextFetchAt: new Date(now.getTime() + CLAIM_SECONDS * 1000) })
       .where(and(lte(fetchedCrls.nextFetchAt, now), sql`(${fetchedCrls.configId}, ${fetchedCrls.url}) in (${due})`))
       .returning();
-    for (const row of claimed) await this.#refresh(row, now);
+    const queue = [...claimed];
+    const worker = async () => {
+      for (let row; (row = queue.shift()); ) await this.#refresh(row, now);
+    };
+    await Promise.all(Array.from({ length: FETCHES_AT_ONCE }, worker));
     return claimed.length;
   }
 
@@ -77,9 +86,12 @@ export class CrlRefresher {
           .where(key);
         return;
       }
-      const crl = await this.#verify(row.configId, row.url, result.body);
       const changed = !sameBytes(result.body, row.der);
-      if (changed) await successorOf(row, crl);
+      const crl = await this.#oneAtATime(async () => {
+        const fresh = await this.#verify(row.configId, row.url, result.body);
+        if (changed) await successorOf(row, fresh);
+        return fresh;
+      });
       await this.db.transaction(async (tx) => {
         await tx
           .update(fetchedCrls)
@@ -108,6 +120,13 @@ export class CrlRefresher {
         .set({ lastFetchedAt: now, lastStatus: status, failures, nextFetchAt: this.source.retryAt(now, failures) })
         .where(key);
     }
+  }
+
+  /** Decoding a CRL holds all its entries in memory: the fetches of a round run side by side, their decoding one at a time. */
+  #oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#decoding.then(work);
+    this.#decoding = run.catch(() => undefined);
+    return run;
   }
 
   /** The configuration's compile path with the new body in place of the stored one: verified exactly like an upload. */

@@ -8,6 +8,9 @@ export class CrlServer {
   /** Requests by path. */
   readonly hits = new Map<string, number>();
   requests = 0;
+  /** Requests under way now, and the most at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   /** Drops every connection. */
   down = false;
   /** Accepts requests and never answers. */
@@ -22,6 +25,8 @@ export class CrlServer {
       this.hits.set(req.url ?? "", (this.hits.get(req.url ?? "") ?? 0) + 1);
       if (this.down) return req.socket.destroy();
       if (this.silent) return;
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      res.on("close", () => this.inFlight--);
       if (this.delayMs) await Bun.sleep(this.delayMs);
       const body = this.bodies.get(req.url ?? "");
       if (!body) return res.writeHead(404).end();
