@@ -31,15 +31,20 @@ const idp = (params: Partial<IssuingDistributionPoint>) => critical(id_ce_issuin
 const partition = (url: string) =>
   idp({ distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ uniformResourceIdentifier: url })] }) });
 
-describe("what a CRL server can serve in place of a certificate's CRL", () => {
+describe("what a CRL server can serve", () => {
   let svc: RunningService;
   let orgId: string;
   const crls = new CrlServer();
   let root: Issued;
+  let sibling: Issued;
+  let listed: Issued;
+  let refreshes = 0;
+  const DAY = 24 * 3600 * 1000;
 
+  const configPath = (id: string) => `/api/v1/auth/tls-cert-auth/identities/${id}`;
   const attach = async (body: Record<string, unknown>) => {
     const id = (await svc.admin("/api/v1/identities", { body: { name: `id-${crypto.randomUUID()}`, organizationId: orgId } })).json.identity.id as string;
-    const res = await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`, { body: { caCertificate: root.pem, ...body } });
+    const res = await svc.admin(configPath(id), { body: { caCertificate: bundle(root, sibling), ...body } });
     expect(res.json.message).toBeUndefined();
     return id;
   };
@@ -47,9 +52,22 @@ describe("what a CRL server can serve in place of a certificate's CRL", () => {
     const res = await svc.call(LOGIN, { body: { identityId }, cert: bundle(leaf), key: leaf.keyPem });
     return res.status === 200 ? 200 : `${res.status} ${res.headers["x-certauth-reason"]}`;
   };
+  /** Attaches with a CRL URL listing `listed`, then lets the server answer `replace` and refreshes past its next fetch. */
+  const refreshedWith = async (path: string, replace: () => Promise<unknown>) => {
+    const id = await attach({ crlUrls: [await crls.serve(path, root, [listed.serial])] });
+    expect(await reasonOf(id, listed)).toBe("401 certificate_revoked");
+    await replace();
+    const before = crls.hits.get(path);
+    await svc.service.crlRefresher.refreshDue(new Date(Date.now() + (2 + refreshes++) * 3600_000));
+    expect(crls.hits.get(path)).toBe(before! + 1);
+    const [status] = (await svc.admin(configPath(id))).json.identityTlsCertAuth.crlUrlStatus;
+    return { id, status: status.status as string };
+  };
 
   beforeAll(async () => {
     root = await makeCa({ subject: "CN=Scope Root" });
+    sibling = await makeCa({ subject: "CN=Scope Sibling" });
+    listed = await makeLeaf({ issuer: root, cn: "revoked" });
     await crls.start();
     svc = await startService("pglite", { LOGIN_RATE_LIMIT: "0" });
     orgId = (await svc.admin("/api/v1/organizations", { body: { name: "Acme", slug: "acme" } })).json.organization.id;
@@ -95,80 +113,38 @@ describe("what a CRL server can serve in place of a certificate's CRL", () => {
       expect(await reasonOf(await attach({ useCrlDistributionPoints: true }), other)).toBe("401 revocation_status_unavailable");
     });
   });
-});
 
-describe("what a CRL server can serve when a stored CRL is fetched again", () => {
-  let svc: RunningService;
-  let orgId: string;
-  const crls = new CrlServer();
-  let root: Issued;
-  let sibling: Issued;
-  let revoked: Issued;
-  let refreshes = 0;
-  const DAY = 24 * 3600 * 1000;
+  describe("when a stored CRL is fetched again", () => {
+    it("keeps the stored CRL when the server answers another configured CA's CRL", async () => {
+      const { id, status } = await refreshedWith("/url/swap.crl", () => crls.serve("/url/swap.crl", sibling, []));
+      expect(await reasonOf(id, listed)).toBe("401 certificate_revoked");
+      expect(status).toStartWith("failed: ");
+    });
 
-  const configPath = (id: string) => `/api/v1/auth/tls-cert-auth/identities/${id}`;
-  const reasonOf = async (identityId: string, leaf: Issued) => {
-    const res = await svc.call(LOGIN, { body: { identityId }, cert: bundle(leaf), key: leaf.keyPem });
-    return res.status === 200 ? 200 : `${res.status} ${res.headers["x-certauth-reason"]}`;
-  };
-  /** Attaches with a CRL URL listing `revoked`, then lets the server answer `replace` and refreshes past its next fetch. */
-  const refreshedWith = async (path: string, replace: () => Promise<unknown>) => {
-    const url = await crls.serve(path, root, [revoked.serial]);
-    const id = (await svc.admin("/api/v1/identities", { body: { name: `id-${crypto.randomUUID()}`, organizationId: orgId } })).json.identity.id as string;
-    const res = await svc.admin(configPath(id), { body: { caCertificate: bundle(root, sibling), crlUrls: [url] } });
-    expect(res.json.message).toBeUndefined();
-    expect(await reasonOf(id, revoked)).toBe("401 certificate_revoked");
-    await replace();
-    const before = crls.hits.get(path);
-    await svc.service.crlRefresher.refreshDue(new Date(Date.now() + (2 + refreshes++) * 3600_000));
-    expect(crls.hits.get(path)).toBe(before! + 1);
-    const [status] = (await svc.admin(configPath(id))).json.identityTlsCertAuth.crlUrlStatus;
-    return { id, status: status.status as string };
-  };
+    it("keeps the stored CRL when the server answers an older one, from before the revocation", async () => {
+      const { id, status } = await refreshedWith("/url/rollback.crl", () =>
+        crls.serve("/url/rollback.crl", root, [], { thisUpdate: new Date(Date.now() - 2 * DAY), nextUpdate: new Date(Date.now() + 5 * DAY) }),
+      );
+      expect(await reasonOf(id, listed)).toBe("401 certificate_revoked");
+      expect(status).toStartWith("failed: ");
+    });
 
-  beforeAll(async () => {
-    root = await makeCa({ subject: "CN=Refresh Root" });
-    sibling = await makeCa({ subject: "CN=Refresh Sibling" });
-    revoked = await makeLeaf({ issuer: root, cn: "revoked" });
-    await crls.start();
-    svc = await startService("pglite", { LOGIN_RATE_LIMIT: "0" });
-    orgId = (await svc.admin("/api/v1/organizations", { body: { name: "Acme", slug: "acme" } })).json.organization.id;
-  }, 120_000);
-  afterAll(async () => {
-    await svc?.stop();
-    crls.stop();
-  });
+    it("keeps the stored CRL when the server answers a newer delta CRL or another partition", async () => {
+      const deltaRefresh = await refreshedWith("/url/delta.crl", () => crls.serve("/url/delta.crl", root, [], { thisUpdate: new Date(), extensions: [delta()] }));
+      expect(await reasonOf(deltaRefresh.id, listed)).toBe("401 certificate_revoked");
+      expect(deltaRefresh.status).toStartWith("failed: ");
+      const partitionRefresh = await refreshedWith("/url/partition.crl", () =>
+        crls.serve("/url/partition.crl", root, [], { thisUpdate: new Date(), extensions: [partition(crls.url("/url/other.crl"))] }),
+      );
+      expect(await reasonOf(partitionRefresh.id, listed)).toBe("401 certificate_revoked");
+      expect(partitionRefresh.status).toStartWith("failed: ");
+    });
 
-  it("keeps the stored CRL when the server answers another configured CA's CRL", async () => {
-    const { id, status } = await refreshedWith("/url/swap.crl", () => crls.serve("/url/swap.crl", sibling, []));
-    expect(await reasonOf(id, revoked)).toBe("401 certificate_revoked");
-    expect(status).toStartWith("failed: ");
-  });
-
-  it("keeps the stored CRL when the server answers an older one, from before the revocation", async () => {
-    const { id, status } = await refreshedWith("/url/rollback.crl", () =>
-      crls.serve("/url/rollback.crl", root, [], { thisUpdate: new Date(Date.now() - 2 * DAY), nextUpdate: new Date(Date.now() + 5 * DAY) }),
-    );
-    expect(await reasonOf(id, revoked)).toBe("401 certificate_revoked");
-    expect(status).toStartWith("failed: ");
-  });
-
-  it("keeps the stored CRL when the server answers a newer delta CRL or another partition", async () => {
-    const deltaRefresh = await refreshedWith("/url/delta.crl", () => crls.serve("/url/delta.crl", root, [], { thisUpdate: new Date(), extensions: [delta()] }));
-    expect(await reasonOf(deltaRefresh.id, revoked)).toBe("401 certificate_revoked");
-    expect(deltaRefresh.status).toStartWith("failed: ");
-    const partitionRefresh = await refreshedWith("/url/partition.crl", () =>
-      crls.serve("/url/partition.crl", root, [], { thisUpdate: new Date(), extensions: [partition(crls.url("/url/other.crl"))] }),
-    );
-    expect(await reasonOf(partitionRefresh.id, revoked)).toBe("401 certificate_revoked");
-    expect(partitionRefresh.status).toStartWith("failed: ");
-  });
-
-  it("takes a newer CRL of the same list", async () => {
-    const good = await makeLeaf({ issuer: root, cn: "good-then-revoked" });
-    const { id, status } = await refreshedWith("/url/newer.crl", () => crls.serve("/url/newer.crl", root, [revoked.serial, good.serial], { thisUpdate: new Date() }));
-    expect(status).toBe("ok");
-    expect(await reasonOf(id, good)).toBe("401 certificate_revoked");
+    it("takes a newer CRL of the same list", async () => {
+      const good = await makeLeaf({ issuer: root, cn: "good-then-revoked" });
+      const { id, status } = await refreshedWith("/url/newer.crl", () => crls.serve("/url/newer.crl", root, [listed.serial, good.serial], { thisUpdate: new Date() }));
+      expect(status).toBe("ok");
+      expect(await reasonOf(id, good)).toBe("401 certificate_revoked");
+    });
   });
 });
