@@ -1,13 +1,16 @@
 /** A local HTTP server of CRLs the tests make: each path serves a body with an ETag (304 on a match); it can go down, answer late, or never. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { makeCrl, type Issued } from "../fixtures/pki.ts";
+import { makeCrl, type CrlOptions, type Issued } from "../fixtures/pki.ts";
 
 export class CrlServer {
   readonly bodies = new Map<string, Uint8Array>();
   /** Requests by path. */
   readonly hits = new Map<string, number>();
   requests = 0;
+  /** Requests under way now, and the most at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   /** Drops every connection. */
   down = false;
   /** Accepts requests and never answers. */
@@ -22,6 +25,8 @@ export class CrlServer {
       this.hits.set(req.url ?? "", (this.hits.get(req.url ?? "") ?? 0) + 1);
       if (this.down) return req.socket.destroy();
       if (this.silent) return;
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      res.on("close", () => this.inFlight--);
       if (this.delayMs) await Bun.sleep(this.delayMs);
       const body = this.bodies.get(req.url ?? "");
       if (!body) return res.writeHead(404).end();
@@ -38,8 +43,14 @@ export class CrlServer {
   }
 
   /** Serves at `path` a CRL of `issuer` listing `revoked` (signed by `signWith` instead when given); answers its URL. */
-  async serve(path: string, issuer: Issued, revoked: string[] = [], options: { nextUpdate?: Date; signWith?: Issued } = {}) {
-    this.bodies.set(path, (await makeCrl({ issuer, revoked, nextUpdate: options.nextUpdate, signWith: options.signWith?.key })).der);
+  async serve(
+    path: string,
+    issuer: Issued,
+    revoked: string[] = [],
+    options: { nextUpdate?: Date; thisUpdate?: Date; signWith?: Issued; extensions?: CrlOptions["extensions"] } = {},
+  ) {
+    const { signWith, ...rest } = options;
+    this.bodies.set(path, (await makeCrl({ issuer, revoked, ...rest, signWith: signWith?.key })).der);
     return this.url(path);
   }
 

@@ -1,5 +1,12 @@
 import * as x509 from "../x509.ts";
-import type { CertificateList } from "@peculiar/asn1-x509";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import {
+  IssuingDistributionPoint,
+  id_ce_deltaCRLIndicator,
+  id_ce_issuingDistributionPoint,
+  type CertificateList,
+  type Extension,
+} from "@peculiar/asn1-x509";
 import { TrustConfigError } from "../errors.ts";
 import type { ParsedCertificate } from "./certificate.ts";
 import { ByteBudgetCache } from "./byte-budget-cache.ts";
@@ -23,6 +30,56 @@ export interface CompiledCrl {
   weakSignature: string | null;
   /** Login-time signature checks against intermediates, by the intermediate's fingerprint. */
   intermediateChecks: ByteBudgetCache<string, Promise<boolean>>;
+  scope: CrlScope;
+}
+
+/** Which certificates a CRL lists completely (RFC 5280 §5.2.4, §5.2.5). */
+export interface CrlScope {
+  /** Why it is the complete list for no certificate (a delta CRL, some reasons only, …); null when it can be. */
+  partial: string | null;
+  /** The URIs of its issuing distribution point: it covers only certificates fetched from one of them; null: any. */
+  points: readonly string[] | null;
+  /** onlyContainsUserCerts / onlyContainsCACerts. */
+  only: "user" | "ca" | null;
+}
+
+/** CRL extensions whose meaning does not narrow what the CRL lists. */
+const NEUTRAL_CRL_EXTENSIONS = new Set(["2.5.29.20", "2.5.29.35", "2.5.29.18", "2.5.29.46", "1.3.6.1.5.5.7.1.1"]);
+
+function scopeOf(extensions: readonly Extension[]): CrlScope {
+  const scope: CrlScope = { partial: null, points: null, only: null };
+  for (const ext of extensions) {
+    if (ext.extnID === id_ce_deltaCRLIndicator) scope.partial = "it is a delta CRL";
+    else if (ext.extnID === id_ce_issuingDistributionPoint) {
+      let idp: IssuingDistributionPoint;
+      try {
+        idp = AsnConvert.parse(ext.extnValue, IssuingDistributionPoint);
+      } catch {
+        scope.partial = "its issuing distribution point cannot be decoded";
+        continue;
+      }
+      if (idp.onlySomeReasons) scope.partial = "it lists some revocation reasons only";
+      else if (idp.indirectCRL) scope.partial = "it is an indirect CRL";
+      else if (idp.onlyContainsAttributeCerts) scope.partial = "it lists attribute certificates only";
+      if (idp.onlyContainsUserCerts) scope.only = "user";
+      if (idp.onlyContainsCACerts) scope.only = "ca";
+      if (idp.distributionPoint) {
+        scope.points = (idp.distributionPoint.fullName ?? []).flatMap((name) => (name.uniformResourceIdentifier ? [name.uniformResourceIdentifier] : []));
+      }
+    } else if (ext.critical && !NEUTRAL_CRL_EXTENSIONS.has(ext.extnID)) scope.partial = `it carries the unknown critical extension ${ext.extnID}`;
+  }
+  return scope;
+}
+
+/** Why `crl`, fetched from `url`, is not the complete list for `cert`; null when it is. */
+export function crlScopeMismatch(crl: CompiledCrl, cert: ParsedCertificate, url: string): string | null {
+  const { partial, points, only } = crl.scope;
+  if (partial) return partial;
+  if (points && !points.includes(url)) return `its issuing distribution point does not name ${url}`;
+  const isCa = cert.basicConstraints?.ca === true;
+  if (only === "ca" && !isCa) return "it lists CA certificates only";
+  if (only === "user" && isCa) return "it lists end-entity certificates only";
+  return null;
 }
 
 class StructuredCrl extends x509.X509Crl {
@@ -53,6 +110,7 @@ export async function compileCrl(
   let issuerKey: string;
   let thisUpdate: Date;
   let nextUpdate: Date | null;
+  let scope: CrlScope;
   const revoked = new Set<string>();
   try {
     // A CRL entry is about five ASN.1 nodes in at least twelve bytes, so this bounds nodes by size.
@@ -62,6 +120,7 @@ export async function compileCrl(
     for (const entry of tbs.revokedCertificates ?? []) revoked.add(normalizeSerial(toHex(new Uint8Array(entry.userCertificate))));
     thisUpdate = crl.thisUpdate;
     nextUpdate = crl.nextUpdate ?? null;
+    scope = scopeOf(tbs.crlExtensions ?? []);
   } catch {
     throw new TrustConfigError(`${name} could not be decoded as an X.509 CRL.`);
   }
@@ -91,6 +150,7 @@ export async function compileCrl(
     signedByAnchors,
     weakSignature: weakSignatureAlgorithm(structure.signatureAlgorithm.algorithm, () => crl.signatureAlgorithm),
     intermediateChecks: new ByteBudgetCache(64 * 1024),
+    scope,
   };
 }
 

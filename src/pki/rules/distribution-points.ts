@@ -1,6 +1,6 @@
 import type { CompiledTrust } from "../compile.ts";
 import type { ParsedCertificate } from "../lib/certificate.ts";
-import type { CompiledCrl } from "../lib/crl.ts";
+import { crlScopeMismatch, type CompiledCrl } from "../lib/crl.ts";
 import { distributionPointUrls } from "../lib/distribution-points.ts";
 import type { DistributionPointCrls, Refusal } from "../types.ts";
 import { crlApplies } from "./revocation.ts";
@@ -42,6 +42,12 @@ export async function distributionPointCrls(
       }
       if (crl.issuerKey !== cert.issuerKey || (await crlApplies(crl, cert, issuer, i + 1 === path.length - 1)) !== true) {
         why = `the CRL at ${url} is not signed by "${issuer.subject}"`;
+        continue;
+      }
+      // Whoever answers at the URL can serve any CRL the issuer signed: only a complete one for this certificate counts.
+      const mismatch = crlScopeMismatch(crl, cert, url);
+      if (mismatch) {
+        why = `the CRL at ${url} does not cover the certificate: ${mismatch}`;
         continue;
       }
       if (!trust.crlsByUrl.has(url)) learned.push(crl);
