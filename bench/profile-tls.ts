@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { makeBenchPki } from "./pki.ts";
-import { BUN, cpuMs, ROOT, runLoad, serviceEnv, startServer, stopAll, type Server } from "./processes.ts";
+import { BUN, cpuMs, ROOT, rssMiB, runLoad, serviceEnv, startServer, stopAll, type Server } from "./processes.ts";
 import { seed } from "./seed.ts";
 
 const { values: args } = parseArgs({
@@ -80,6 +80,8 @@ try {
 
   /** Per mode and server: CPU (ms) and requests of each counted round. */
   const rounds = new Map<string, { cpuMs: number; requests: number; statuses: Record<string, number> }[]>();
+  /** Per server: the highest RSS seen at the end of a round, in MiB. */
+  const rss = new Map<string, number>();
   for (const mode of modes) {
     for (let round = 0; round <= Number(args.rounds); round++) {
       for (const [name, server] of servers) {
@@ -102,6 +104,7 @@ try {
           mode === "handshake" ? 2 : 1,
         );
         const cpu = cpuMs(server.pid) - before;
+        rss.set(name, Math.max(rss.get(name) ?? 0, rssMiB(server.pid)));
         if (round === 0) continue;
         const key = `${mode}/${name}`;
         rounds.set(key, [...(rounds.get(key) ?? []), { cpuMs: cpu, requests: result.requests, statuses: result.statuses }]);
@@ -119,8 +122,8 @@ try {
   };
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : "–");
   console.log(`\nserver CPU per request, µs (${args.rounds} rounds of ${args.duration} s, ${args.connections} connections; range = lowest–highest round)\n`);
-  console.log("| stage | keep-alive | + stage | handshake | + stage | per connection (Δ handshake − Δ keep-alive) |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  console.log("| stage | keep-alive | + stage | handshake | + stage | per connection (Δ handshake − Δ keep-alive) | RSS MiB |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
   let previous: Record<Mode, number> | null = null;
   for (const name of servers.keys()) {
     const m = Object.fromEntries(modes.map((mode) => [mode, perRequest(mode, name)])) as Record<Mode, ReturnType<typeof perRequest>>;
@@ -131,8 +134,19 @@ try {
     const dHs = base && hs ? hs.us - base.handshake : NaN;
     const cell = (r: ReturnType<typeof perRequest> | undefined) => (r ? `${fmt(r.us)} (${fmt(r.low)}–${fmt(r.high)})` : "–");
     const odd = [...new Set([...(ka?.statuses ?? []), ...(hs?.statuses ?? [])])].filter((s) => s !== "200");
-    console.log(`| ${name}${odd.length ? ` (statuses ${odd.join(",")})` : ""} | ${cell(ka)} | ${fmt(dKa)} | ${cell(hs)} | ${fmt(dHs)} | ${fmt(dHs - dKa)} |`);
+    console.log(`| ${name}${odd.length ? ` (statuses ${odd.join(",")})` : ""} | ${cell(ka)} | ${fmt(dKa)} | ${cell(hs)} | ${fmt(dHs)} | ${fmt(dHs - dKa)} | ${fmt(rss.get(name) ?? NaN)} |`);
     if (!name.startsWith("base-")) previous = { "keep-alive": ka?.us ?? NaN, handshake: hs?.us ?? NaN };
+  }
+  // Side by side: each round's ratio of a stage to its base-, which cancels what the machine did in that round.
+  for (const name of servers.keys()) {
+    if (!name.startsWith("base-")) continue;
+    const mine = name.slice("base-".length);
+    for (const mode of modes) {
+      const a = rounds.get(`${mode}/${mine}`) ?? [];
+      const b = rounds.get(`${mode}/${name}`) ?? [];
+      const ratios = a.map((r, i) => r.cpuMs / r.requests / (b[i]!.cpuMs / b[i]!.requests)).sort((x, y) => x - y);
+      if (ratios.length) console.log(`\n${mode}: ${mine} / ${name} per round: median ${ratios[ratios.length >> 1]!.toFixed(3)} (${ratios.map((r) => r.toFixed(2)).join(" ")})`);
+    }
   }
   const first = stages[0]!;
   const last = stages.at(-1)!;
