@@ -7,7 +7,14 @@
  *                 and client IP, c.json) behind the same bridge, with a stub login injected through createApp
  *                 that reads the chain and answers a fixed token: no database (none is opened), no signing
  *
- *   PORT=… TLS_CERT_FILE=… TLS_KEY_FILE=… STAGE=bridge|app bun bench/http-path-server.ts
+ * With DATA_DIR (a seeded database, bench/seed.ts), the real service is booted with its login cut after a stage
+ * (`bun bench/profile.ts --tls` compares them with the service itself):
+ *   STAGE=app     the app with its stub login, over the opened database
+ *   STAGE=lookup  the app with a login that finds the identity (remembered, or read by the group-committed lookup)
+ *   STAGE=verify  … then decodes the leaf and verifies the chain against the configuration (caches included)
+ *   STAGE=sign    … then signs the token; answers it without writing it
+ *
+ *   PORT=… TLS_CERT_FILE=… TLS_KEY_FILE=… [DATA_DIR=…] STAGE=bridge|app|lookup|verify|sign bun bench/http-path-server.ts
  *
  * The ceiling (the bare handler) is bench/ceiling-server.ts.
  */
@@ -38,6 +45,8 @@ if (stage === "bridge") {
     },
   );
   listening = await bridge.listen(port, "127.0.0.1");
+} else if (process.env.DATA_DIR) {
+  listening = await partialLogin(stage);
 } else {
   const { readFileSync } = await import("node:fs");
   const { createApp } = await import("../src/app.ts");
@@ -54,7 +63,14 @@ if (stage === "bridge") {
     TRUSTED_PROXIES: process.env.TRUSTED_PROXIES,
   });
   // No database and no signer: nothing on the login route's path touches them once the service is stubbed.
-  const unused = new Proxy({}, { get: (_, name) => { throw new Error(`http-path bench: the app touched ${String(name)}`); } });
+  // Building the app prepares queries (chained calls); only running one throws.
+  const unused: object = new Proxy(function () {}, {
+    get: (_, name) => {
+      if (name === "then" || name === "execute" || name === "sign") throw new Error(`http-path bench: the app touched ${String(name)}`);
+      return unused;
+    },
+    apply: () => unused,
+  });
   const log = createLogger(config.LOG_LEVEL);
   const database = { db: unused, driver: "none", ping: async () => {}, close: async () => {} } as unknown as Service["database"];
   // Everything the login route does except the login itself: the stub still asks for the chain (a 400 without one).
@@ -67,6 +83,44 @@ if (stage === "bridge") {
   const service = { app, config, database, log, tls, signer: unused } as Service;
   listening = await startServer(bun, service, port, "127.0.0.1");
 }
+/** The seeded service, booted as `npm start` does, with its login cut after `stage`. */
+async function partialLogin(stage: string): Promise<{ port: number }> {
+  const { bootstrap } = await import("../src/server/bootstrap.ts");
+  const { startServer } = await import("../src/server/listener.ts");
+  const { bun } = await import("../src/adapters/bun/index.ts");
+  const { createApp } = await import("../src/app.ts");
+  const { identityLookup } = await import("../src/login/identities.ts");
+  const { verify } = await import("../src/login/verification.ts");
+  const { decodeLeaf, TrustCache } = await import("../src/pki/index.ts");
+  const { badRequest, notFound } = await import("../src/errors.ts");
+  type LoginRequest = import("../src/login/login.ts").LoginRequest;
+  if (!["app", "lookup", "verify", "sign"].includes(stage)) throw new Error(`unknown STAGE ${stage}`);
+  const service = await bootstrap({ ...process.env, HOST: "127.0.0.1", LOGIN_RATE_LIMIT: "0" });
+  const { db } = service.database;
+  const identities = identityLookup(db);
+  const trustCache = new TrustCache();
+  const login = async (request: LoginRequest) => {
+    const chain = request.chain();
+    if (!chain?.length) throw badRequest("A client certificate is required.");
+    if (stage === "app") return { accessToken: ACCESS_TOKEN, expiresIn: 2592000, accessTokenMaxTTL: 2592000, tokenType: "Bearer" as const };
+    const row = identities.remembered(request.identityId) ?? (await identities.read(request.identityId));
+    if (!row?.tlsCertAuth) throw notFound("No such identity.");
+    const now = new Date();
+    if (stage !== "lookup") {
+      const leaf = await decodeLeaf(chain[0]!);
+      if (!leaf) throw badRequest("Undecodable certificate.");
+      await verify({ db, trustCache }, row.tlsCertAuth, leaf, chain, now);
+    }
+    const iat = Math.floor(now.getTime() / 1000);
+    const accessToken =
+      stage === "sign" ? await service.signer.sign({ sub: row.identity.id, jti: crypto.randomUUID() }, iat, iat + row.tlsCertAuth.accessTokenTTL) : ACCESS_TOKEN;
+    return { accessToken, expiresIn: row.tlsCertAuth.accessTokenTTL, accessTokenMaxTTL: row.tlsCertAuth.accessTokenMaxTTL, tokenType: "Bearer" as const };
+  };
+  const { config, database, log, signer } = service;
+  service.app = createApp({ config, database, log, signer, clock: () => new Date(), adminTokenHash: new Uint8Array(32), login });
+  return startServer(bun, service, port, "127.0.0.1");
+}
+
 console.error(`http-path ${stage}: listening on ${listening.port}`);
 const stop = () => process.exit(0);
 process.on("SIGTERM", stop);

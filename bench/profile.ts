@@ -4,6 +4,8 @@
  *
  *   bun bench/profile.ts [logins]                    sequential and 16-at-once logins, then stage timings
  *   PROFILE_STAGES=0 bun --cpu-prof-md --cpu-prof-dir=/tmp bench/profile.ts   a CPU profile of the app.fetch logins only
+ *   bun bench/profile.ts --tls [--rounds 3] …       over real mTLS, stage by stage, a new connection's login against a
+ *                                                  kept-alive one (bench/profile-tls.ts)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +18,10 @@ import { trustSettingsOf } from "../src/admin/tls-cert-auth.ts";
 import { createLogin } from "../src/login/login.ts";
 import { makeCa, makeCrl, makeLeaf, randomSerial } from "../tests/fixtures/pki.ts";
 
+if (process.argv.includes("--tls")) {
+  await import("./profile-tls.ts");
+  process.exit(0);
+}
 const LOGINS = Number(process.argv[2] ?? 2000);
 const CRL_SERIALS = Number(process.env.PROFILE_CRL ?? 0);
 const dataDir = mkdtempSync(join(tmpdir(), "certauth-profile-"));

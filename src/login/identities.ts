@@ -51,6 +51,8 @@ const REMEMBERED_BYTES = 8 * 1024 * 1024;
 const rowCost = (row: IdentityRow) => 2 * JSON.stringify(row).length + 256;
 /** Lookups per statement at most. */
 const MAX_BATCH = 64;
+/** How long a batch of lookups may wait for more while the service is busy with other work. */
+const MAX_WAIT_MS = 2;
 
 /** Reads go through one statement shared by concurrent logins (group commit); rows with a TLS cert auth are remembered. */
 export function identityLookup(db: Db): IdentityLookup {
@@ -65,7 +67,7 @@ export function identityLookup(db: Db): IdentityLookup {
       }
       return ids.map((id) => found.get(id) ?? null);
     },
-    { maxBatch: MAX_BATCH, concurrency: isEmbedded(db) ? 1 : 2 },
+    { maxBatch: MAX_BATCH, concurrency: isEmbedded(db) ? 1 : 2, maxWaitMs: MAX_WAIT_MS },
   );
   return {
     remembered: (identityId) => rows.get(identityId),

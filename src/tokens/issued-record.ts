@@ -84,6 +84,8 @@ const RECORD_ISSUED = sql`
   select ${sql.identifier(tokens.id.name)}::text from issued`;
 
 const MAX_BATCH = 64;
+/** How long a batch may wait for more logins while the service is busy (bench/profile.ts --tls: new connections). */
+const MAX_WAIT_MS = 2;
 
 const text = (value: IssuedRecord[Field]): TextParam =>
   value === null ? null : value instanceof Date ? value.toISOString() : String(value);
@@ -98,7 +100,7 @@ export function issuedRecords(db: Db): (record: IssuedRecord) => Promise<boolean
       const written = new Set((await record(values)).map((r) => r[0]));
       return records.map((r) => written.has(r.id));
     },
-    { maxBatch: MAX_BATCH, concurrency: isEmbedded(db) ? 1 : 2 },
+    { maxBatch: MAX_BATCH, concurrency: isEmbedded(db) ? 1 : 2, maxWaitMs: MAX_WAIT_MS },
   );
   return (r) => writes.submit(r);
 }

@@ -31,6 +31,12 @@ function gate() {
 /** One turn of the event loop: what GroupCommit waits for before a batch leaves. */
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Other work in this turn of the event loop: 1 ms of it, far above an empty turn. */
+function busy() {
+  const until = performance.now() + 1;
+  while (performance.now() < until);
+}
+
 /** A GroupCommit whose first batch is held in the database until `first.open()`; every batch is recorded. */
 function gatedCommit(maxBatch: number, answer: (n: number) => number) {
   const batches: number[][] = [];
@@ -65,6 +71,46 @@ describe("GroupCommit", () => {
     expect(await Promise.all([1, 2, 3].map((n) => commit.submit(n)))).toEqual([1, 2, 3]);
     expect(await commit.submit(4)).toBe(4);
     expect(batches).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it("holds a batch while the event loop is busy with other work, so logins arriving one per turn go together", async () => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number, number>(async (items) => (batches.push(items), items), { maxBatch: 64, concurrency: 1, maxWaitMs: 120_000 });
+    const all = [commit.submit(1)];
+    busy();
+    // Each of the next two turns does other work (a handshake, say) and brings one more item.
+    await turn();
+    busy();
+    all.push(commit.submit(2));
+    await turn();
+    busy();
+    all.push(commit.submit(3));
+    expect(await Promise.all(all)).toEqual([1, 2, 3]);
+    expect(batches).toEqual([[1, 2, 3]]);
+  });
+
+  it("does not hold a lone item: a turn with nothing else to do sends it", async () => {
+    const batches: number[][] = [];
+    // Were the batch held for maxWaitMs, this test would time out.
+    const commit = new GroupCommit<number, number>(async (items) => (batches.push(items), items), { maxBatch: 64, concurrency: 1, maxWaitMs: 120_000 });
+    expect(await commit.submit(1)).toBe(1);
+    expect(await Promise.all([commit.submit(2), commit.submit(3)])).toEqual([2, 3]);
+    expect(batches).toEqual([[1], [2, 3]]);
+  });
+
+  it("sends a held batch after maxWaitMs even while the event loop stays busy", async () => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<number, number>(async (items) => (batches.push(items), items), { maxBatch: 1000, concurrency: 1, maxWaitMs: 5 });
+    const all: Promise<number>[] = [];
+    // 200 busy turns of at least 1 ms each, an item per turn: far longer than maxWaitMs.
+    for (let i = 0; i < 200; i++) {
+      all.push(commit.submit(i));
+      busy();
+      await turn();
+    }
+    await Promise.all(all);
+    expect(batches.flat()).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(batches.length).toBeGreaterThan(1);
   });
 
   it("caps a batch at maxBatch", async () => {
