@@ -50,7 +50,9 @@ export async function fetchRevocationUrl(
   }
   if (target.protocol !== "http:" && target.protocol !== "https:") throw new FetchRefused("only http and https URLs are fetched");
   const host = target.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  const address = await resolveAllowed(host, allowed);
+  const started = Date.now();
+  const address = await withinTime(resolveAllowed(host, allowed), limits.timeoutMs, `${host} did not resolve within ${limits.timeoutMs / 1000} s`);
+  const remainingMs = Math.max(1, limits.timeoutMs - (Date.now() - started));
   const headers: Record<string, string> = { host: target.host, accept: "application/pkix-crl, */*" };
   if (conditional.etag) headers["if-none-match"] = conditional.etag;
   if (conditional.lastModified) headers["if-modified-since"] = conditional.lastModified;
@@ -60,7 +62,7 @@ export async function fetchRevocationUrl(
       request.destroy();
       reject(new FetchRefused(message));
     };
-    const timer = setTimeout(() => fail(`no complete answer within ${limits.timeoutMs / 1000} s`), limits.timeoutMs);
+    const timer = setTimeout(() => fail(`no complete answer within ${limits.timeoutMs / 1000} s`), remainingMs);
     const request = client.request(
       {
         host: address,
@@ -108,6 +110,15 @@ export async function fetchRevocationUrl(
     });
     request.end();
   });
+}
+
+/** The time cap covers the DNS lookup too: a resolver that never answers must not hold a login past its budget. */
+function withinTime<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FetchRefused(message)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function headerOf(value: string | string[] | undefined): string | null {
