@@ -55,7 +55,7 @@ export type CertauthEnv = { Variables: { certauth: CertauthClaims; certauthMappe
 
 /** A Hono middleware that sets `c.var.certauth` to the verified claims, or answers 401. */
 export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<CertauthEnv> {
-  const doFetch = options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init));
+  const doFetch = bounded(options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init)));
   const verifyWith = keyResolver(options, doFetch);
   const algorithms = options.secret ? ["HS256"] : ["EdDSA", "ES256", "RS256"];
 
@@ -109,14 +109,34 @@ export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<Ce
 
 type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
+/** What the middleware reads of one answer (discovery, JWKS, introspection): far more than any real one. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** `doFetch` whose answers are read here, and refused past MAX_ANSWER_BYTES without reading the rest. */
+function bounded(doFetch: Fetch): Fetch {
+  return async (input, init) => {
+    const res = await doFetch(input, init);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const reader = res.body?.getReader();
+    for (let part = await reader?.read(); part && !part.done; part = await reader!.read()) {
+      total += part.value.byteLength;
+      if (total > MAX_ANSWER_BYTES) {
+        await reader!.cancel().catch(() => {});
+        throw new Error(`${input} answered more than ${MAX_ANSWER_BYTES} bytes`);
+      }
+      chunks.push(part.value);
+    }
+    const body = res.body === null ? null : new Blob(chunks as BlobPart[]);
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  };
+}
+
 function keyResolver(options: CertauthAuthOptions, doFetch: Fetch): JWTVerifyGetKey | Uint8Array {
   if (options.secret) return new TextEncoder().encode(options.secret);
   if (options.jwks) return createLocalJWKSet(options.jwks);
   const remote = (url: string | URL) =>
-    createRemoteJWKSet(new URL(url), {
-      ...options.jwksCache,
-      ...(options.fetch ? { [customFetch]: (input: string, init: RequestInit) => doFetch(input, init) } : {}),
-    });
+    createRemoteJWKSet(new URL(url), { ...options.jwksCache, [customFetch]: (input: string, init: RequestInit) => doFetch(input, init) });
   if (options.jwksUrl) return remote(options.jwksUrl);
   if (typeof options.issuer !== "string") throw new Error("certauthAuth needs jwksUrl, jwks, secret or one issuer URL");
   const issuer = options.issuer;
