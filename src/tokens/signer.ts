@@ -45,6 +45,13 @@ export async function createSigner(options: {
 
 type IssuerCheck = (payload: JWTPayload) => JWTPayload;
 
+/** A public key tokens are verified with; `publishUntil` is set once the key was rotated out. */
+interface VerifyKey {
+  key: JoseKey;
+  alg: string;
+  publishUntil: Date | null;
+}
+
 /**
  * A token signed by certauth with another `iss` was issued under another ISSUER_URL: refused. One without `iss`
  * was signed before certauth set it, by certauth's own key (already verified), so it is accepted until it expires.
@@ -82,7 +89,7 @@ async function asymmetricSigner(
   checkIssuer: IssuerCheck,
   nativeSign?: NativeSign,
 ): Promise<TokenSigner> {
-  const verifyKeys = new Map<string, Promise<{ key: JoseKey | Uint8Array; alg: string } | null>>();
+  const verifyKeys = new Map<string, { loadedAt: number; found: Promise<VerifyKey | null> }>();
   let active = await loadActive();
   let checkedAt = Date.now();
 
@@ -103,17 +110,19 @@ async function asymmetricSigner(
     return active;
   }
 
+  /** Read again after ACTIVE_KEY_REFRESH_MS, so a key another instance retired stops verifying once unpublished. */
   function verifyKey(kid: string) {
     let entry = verifyKeys.get(kid);
-    if (!entry) {
-      entry = keys.findKey(kid).then(async (stored: StoredKey | undefined) =>
-        stored ? { key: (await importJWK(stored.publicJwk, stored.alg)) as JoseKey, alg: stored.alg } : null,
+    if (!entry || Date.now() - entry.loadedAt > ACTIVE_KEY_REFRESH_MS) {
+      const found = keys.findKey(kid).then(async (stored: StoredKey | undefined) =>
+        stored ? { key: (await importJWK(stored.publicJwk, stored.alg)) as JoseKey, alg: stored.alg, publishUntil: stored.retiredAt ? stored.publishUntil : null } : null,
       );
+      entry = { loadedAt: Date.now(), found };
       verifyKeys.set(kid, entry);
       // A kid nobody knows is not remembered, so a key added by another instance is found later.
-      entry.then((found) => found ?? verifyKeys.delete(kid), () => verifyKeys.delete(kid));
+      found.then((key) => key ?? verifyKeys.delete(kid), () => verifyKeys.delete(kid));
     }
-    return entry;
+    return entry.found;
   }
 
   return {
@@ -133,6 +142,7 @@ async function asymmetricSigner(
       if (typeof header.kid !== "string" || header.kid.length > 200) throw new Error("token has no usable kid");
       const found = await verifyKey(header.kid);
       if (!found || found.alg !== header.alg) throw new Error("unknown signing key");
+      if (found.publishUntil && found.publishUntil <= now) throw new Error("the signing key was retired and is no longer published");
       const { payload } = await jwtVerify(token, found.key, { algorithms: [found.alg], currentDate: now });
       return checkIssuer(payload);
     },
@@ -142,6 +152,7 @@ async function asymmetricSigner(
     },
     async rotate(keepOldFor) {
       const rotated = await rotateSigningKey(keys, alg, keepOldFor, clock());
+      verifyKeys.clear();
       active = await loadActive();
       checkedAt = Date.now();
       return rotated.kid;

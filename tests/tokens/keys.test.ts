@@ -84,6 +84,16 @@ describe.each(drivers)("signing keys on %s", (driver) => {
         expect((await self(svc, after)).status).toBe(200);
       });
 
+      it("stops verifying a rotated-out key's tokens once the key is no longer published", async () => {
+        const signer = svc.service.signer;
+        const iat = Math.floor(Date.now() / 1000);
+        const token = await signer.sign({ sub: "x" }, iat, iat + 3 * 3600);
+        await signer.verify(token, new Date());
+        await signer.rotate(60);
+        await signer.verify(token, new Date(Date.now() + 30_000));
+        await expect(signer.verify(token, new Date(Date.now() + 120_000))).rejects.toThrow("no longer published");
+      });
+
       it("rotateSigningKey (the CLI's entry point) keeps the replaced keys published until the last token they signed can have expired", async () => {
         const keys = new KeyStore(svc.service.database.db, await KeyEncryption.fromSecret(KEK));
         const now = new Date();
