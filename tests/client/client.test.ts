@@ -4,7 +4,6 @@
  * asked in a tight loop.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer } from "node:net";
 import { readFileSync } from "node:fs";
 import {
@@ -17,8 +16,7 @@ import {
   type ClientEvent,
 } from "../../src/client/index.ts";
 import { MAX_ANSWER_BYTES } from "../../src/client/transport.ts";
-import { makeSelfSignedServerCert } from "../../src/tls/self-signed.ts";
-import { provisioner, startCertauth, type Certauth } from "./support.ts";
+import { fakeServer, provisioner, startCertauth, type Certauth } from "./support.ts";
 
 let server: Certauth;
 let make: Awaited<ReturnType<typeof provisioner>>;
@@ -35,18 +33,6 @@ beforeAll(async () => {
 afterAll(() => server?.dispose());
 
 const credentials = () => ({ cert: leaf.pem, key: leaf.keyPem, ca });
-
-/** An HTTPS server answering every request with `respond`; the client trusts its certificate. */
-async function fakeServer(respond: (res: import("node:http").ServerResponse) => void): Promise<{ url: string; ca: string; server: HttpsServer }> {
-  const { certPem, keyPem } = await makeSelfSignedServerCert();
-  const https = createHttpsServer({ cert: certPem, key: keyPem }, (req, res) => {
-    req.resume();
-    respond(res);
-  });
-  await new Promise<void>((done) => https.listen(0, "127.0.0.1", done));
-  const { port } = https.address() as { port: number };
-  return { url: `https://127.0.0.1:${port}`, ca: certPem, server: https };
-}
 
 describe("login", () => {
   it("answers the login answer, and a refusal is a CertauthStatusError with the status, error, message and reason", async () => {
