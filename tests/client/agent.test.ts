@@ -175,6 +175,27 @@ describe("certauth agent", () => {
     expect(await a.stop()).toBe(0);
   }, 90_000);
 
+  it("goes on with the certificate and key it has while the files on disk are half of a rotation, and logs in with the new pair once it is whole", async () => {
+    const identityId = await make.identity("half-rotated", { accessTokenTTL: 3, accessTokenMaxTTL: 3600 });
+    const w = await workload(identityId);
+    const a = agent([...w.flags, "--sink", w.sink]);
+    await a.waitFor(is("token", { via: "login" }), "the first login");
+    // A new certificate beside the old key, and nothing more for a while: a writer that died half way.
+    const next = await make.leaf("svc-agent");
+    writeFileSync(w.cert, next.pem);
+    const rejected = await a.waitFor(is("credentials_rejected"), "the mismatched pair to be turned down");
+    expect(rejected.message).toContain("does not belong to the certificate");
+    const tokensBefore = a.count(is("token"));
+    await a.waitFor(is("token", { fingerprint: fingerprintOf(w.leaf) }), "two more tokens with the pair it has", tokensBefore + 2);
+    expect(a.count(is("attempt_failed"))).toBe(0);
+    // Read again only when a file moves: each state of the certificate file is turned down once, not once a second.
+    expect(a.count(is("credentials_rejected"))).toBeLessThanOrEqual(2);
+    writeFileSync(w.key, next.keyPem);
+    await a.waitFor(is("token", { via: "login", fingerprint: fingerprintOf(next) }), "a login with the whole new pair");
+    expect((await lastLogin(server, identityId))?.certificateFingerprint).toBe(fingerprintOf(next));
+    expect(await a.stop()).toBe(0);
+  }, 90_000);
+
   it("logs in again on SIGHUP", async () => {
     const identityId = await make.identity("hup", { accessTokenTTL: 3600, accessTokenMaxTTL: 3600 });
     const w = await workload(identityId);
