@@ -24,7 +24,7 @@ interface AgentSettings {
 
 function logEvent(log: Logger, event: ClientEvent): void {
   const { type, ...fields } = event;
-  if (type === "renew_refused") log.warn(type, fields);
+  if (type === "renew_refused" || type === "credentials_rejected") log.warn(type, fields);
   else log.info(type, fields);
 }
 

@@ -33,27 +33,38 @@ export class Credentials {
     return (await this.stampAll().catch(() => "")) !== this.stamps;
   }
 
-  /** The credentials to use; `changed` when they differ from the last load's (always on the first). */
-  async load(reread = false): Promise<{ credentials: LoadedCredentials; changed: boolean }> {
-    // Stamped before reading: a write that lands during the read moves the stamp again, and the next load sees it.
-    const stamps = this.hasFiles ? await this.stampAll() : "";
-    if (this.current && !reread && stamps === this.stamps) return { credentials: this.current, changed: false };
-    const material = await this.readAll();
-    const previous = this.current?.material;
-    if (previous && previous.cert === material.cert && previous.key === material.key && previous.ca === material.ca) {
-      this.stamps = stamps;
-      return { credentials: this.current!, changed: false };
-    }
-    let fingerprint: string;
+  /**
+   * The credentials to use; `changed` when they differ from the last load's (always on the first). Files that
+   * cannot be used once credentials are held (half of a rotation, a file gone for a moment) leave those in use,
+   * answered as `rejected`, and are read again only when they move again.
+   */
+  async load(reread = false): Promise<{ credentials: LoadedCredentials; changed: boolean; rejected?: CertauthCredentialsError }> {
+    // "" when a file cannot be stat'ed, as moved() answers then too.
+    let stamps = "";
     try {
-      fingerprint = leafFingerprint(material);
+      // Stamped before reading: a write that lands during the read moves the stamp again, and the next load sees it.
+      stamps = this.hasFiles ? await this.stampAll() : "";
+      if (this.current && !reread && stamps === this.stamps) return { credentials: this.current, changed: false };
+      const material = await this.readAll();
+      const previous = this.current?.material;
+      if (previous && previous.cert === material.cert && previous.key === material.key && previous.ca === material.ca) {
+        this.stamps = stamps;
+        return { credentials: this.current!, changed: false };
+      }
+      let fingerprint: string;
+      try {
+        fingerprint = leafFingerprint(material);
+      } catch (err) {
+        throw new CertauthCredentialsError(`the certificate and key cannot be used: ${(err as Error).message}`);
+      }
+      this.current = { material, fingerprint };
+      this.stamps = stamps;
+      return { credentials: this.current, changed: true };
     } catch (err) {
-      // Stamps stay as they were, so that the next load reads again: the other half of a rotation may be on its way.
-      throw new CertauthCredentialsError(`the certificate and key cannot be used: ${(err as Error).message}`);
+      if (!this.current || !(err instanceof CertauthCredentialsError)) throw err;
+      this.stamps = stamps;
+      return { credentials: this.current, changed: false, rejected: err };
     }
-    this.current = { material, fingerprint };
-    this.stamps = stamps;
-    return { credentials: this.current, changed: true };
   }
 
   private async stampAll(): Promise<string> {

@@ -20,6 +20,8 @@ export interface HeldToken {
 /** What happened, for a caller that logs (never a token). */
 export type ClientEvent =
   | { type: "credentials_loaded"; fingerprint: string }
+  /** The files on disk cannot be used (half of a rotation?): the credentials already loaded stay in use. */
+  | { type: "credentials_rejected"; fingerprint: string; message: string }
   | { type: "token"; via: "login" | "renew"; expiresIn: number; fingerprint: string }
   | { type: "renew_refused"; status: number; reason?: string; message: string }
   | { type: "renew_not_extended"; expiresIn: number };
@@ -72,7 +74,8 @@ export class TokenKeeper {
    * when not). Answers the token held afterwards; throws the typed error of a failed request.
    */
   async step(reread = false): Promise<HeldToken> {
-    const { credentials, changed } = await this.credentials.load(reread);
+    const { credentials, changed, rejected } = await this.credentials.load(reread);
+    if (rejected) this.onEvent({ type: "credentials_rejected", fingerprint: credentials.fingerprint, message: rejected.message });
     if (changed || !this.transport) {
       this.transport?.close();
       this.transport = httpsTransport(credentials.material);

@@ -35,6 +35,9 @@ const header = (answer: HttpAnswer, name: string): string | undefined => {
   return Array.isArray(value) ? value[0] : value;
 };
 
+/** A server's text as one line: an error message (and the CLI's one line of stderr) cannot be cut short by it. */
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
+
 function json(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -51,13 +54,13 @@ function answerOf(route: Route, answer: HttpAnswer): LoginAnswer {
     return parsed.data;
   }
   const body = errorSchema.safeParse(json(answer.text));
-  const message = (body.success ? body.data.message : undefined) ?? (answer.text.trim().slice(0, 200) || `HTTP ${answer.status}`);
+  const message = oneLine((body.success ? body.data.message : undefined) ?? answer.text.slice(0, 200)) || `HTTP ${answer.status}`;
   const reason = header(answer, "x-certauth-reason");
   const retryAfter = Number(header(answer, "retry-after"));
   throw new CertauthStatusError(
     route,
     answer.status,
-    (body.success ? body.data.error : undefined) ?? `HTTP ${answer.status}`,
+    oneLine((body.success ? body.data.error : undefined) ?? "") || `HTTP ${answer.status}`,
     message,
     reason && /^[a-z0-9_]{1,64}$/.test(reason) ? reason : undefined,
     (body.success ? body.data.reqId : undefined) ?? header(answer, "x-request-id"),

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
@@ -175,6 +175,27 @@ describe("certauth agent", () => {
     expect(await a.stop()).toBe(0);
   }, 90_000);
 
+  it("goes on with the certificate and key it has while the files on disk are half of a rotation, and logs in with the new pair once it is whole", async () => {
+    const identityId = await make.identity("half-rotated", { accessTokenTTL: 3, accessTokenMaxTTL: 3600 });
+    const w = await workload(identityId);
+    const a = agent([...w.flags, "--sink", w.sink]);
+    await a.waitFor(is("token", { via: "login" }), "the first login");
+    // A new certificate beside the old key, and nothing more for a while: a writer that died half way.
+    const next = await make.leaf("svc-agent");
+    writeFileSync(w.cert, next.pem);
+    const rejected = await a.waitFor(is("credentials_rejected"), "the mismatched pair to be turned down");
+    expect(rejected.message).toContain("does not belong to the certificate");
+    const tokensBefore = a.count(is("token"));
+    await a.waitFor(is("token", { fingerprint: fingerprintOf(w.leaf) }), "two more tokens with the pair it has", tokensBefore + 2);
+    expect(a.count(is("attempt_failed"))).toBe(0);
+    // Read again only when a file moves: each state of the certificate file is turned down once, not once a second.
+    expect(a.count(is("credentials_rejected"))).toBeLessThanOrEqual(2);
+    writeFileSync(w.key, next.keyPem);
+    await a.waitFor(is("token", { via: "login", fingerprint: fingerprintOf(next) }), "a login with the whole new pair");
+    expect((await lastLogin(server, identityId))?.certificateFingerprint).toBe(fingerprintOf(next));
+    expect(await a.stop()).toBe(0);
+  }, 90_000);
+
   it("logs in again on SIGHUP", async () => {
     const identityId = await make.identity("hup", { accessTokenTTL: 3600, accessTokenMaxTTL: 3600 });
     const w = await workload(identityId);
@@ -207,6 +228,27 @@ describe("certauth agent", () => {
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(400);
     expect(failed.every((e) => typeof e.retryInMs === "number" && (e.retryInMs as number) <= 2000)).toBe(true);
     expect(await a.stop()).toBe(0);
+  }, 90_000);
+
+  it("while --exec is still running, renewal goes on and the runs do not pile up: the next run gets the newest token, not each one missed", async () => {
+    const identityId = await make.identity("exec-slow", { accessTokenTTL: 3, accessTokenMaxTTL: 3600 });
+    const w = await workload(identityId);
+    const execLog = join(w.home, "exec.log");
+    const gate = join(w.home, "gate");
+    const watch = watchSink(w.sink, w.home);
+    // The first run holds until the test opens the gate; the runs after it pass straight through.
+    const a = agent([...w.flags, "--sink", w.sink, "--exec", `printf '%s\\n' "$CERTAUTH_TOKEN" >> ${execLog}; while [ ! -e ${gate} ]; do sleep 0.05; done`]);
+    await a.waitFor(is("sink_written"), "four more tokens while the first run holds", 5);
+    const atGate = readFileSync(w.sink, "utf8");
+    writeFileSync(gate, "");
+    await a.waitFor(is("exec_finished"), "the second run", 2);
+    await watch.stop();
+    expect(await a.stop()).toBe(0);
+    const ran = readFileSync(execLog, "utf8").trim().split("\n");
+    const order = watch.seen.map((s) => s.token);
+    expect(ran[0]).toBe(order[0]!);
+    // Not the second token (queued behind the first run), but the one the sink held when the first run ended, or a newer one.
+    expect(order.indexOf(ran[1]!)).toBeGreaterThanOrEqual(order.indexOf(atGate));
   }, 90_000);
 
   it("--once logs in, writes the sink, runs --exec and exits 0; refused, it exits 1 with the reason and writes nothing", async () => {

@@ -4,9 +4,10 @@
  * asked in a tight loop.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { createServer as createNetServer, type Server as NetServer } from "node:net";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   CertauthConnectionError,
   CertauthCredentialsError,
@@ -17,8 +18,7 @@ import {
   type ClientEvent,
 } from "../../src/client/index.ts";
 import { MAX_ANSWER_BYTES } from "../../src/client/transport.ts";
-import { makeSelfSignedServerCert } from "../../src/tls/self-signed.ts";
-import { provisioner, startCertauth, type Certauth } from "./support.ts";
+import { fakeServer, provisioner, startCertauth, writeCredentials, type Certauth } from "./support.ts";
 
 let server: Certauth;
 let make: Awaited<ReturnType<typeof provisioner>>;
@@ -35,18 +35,6 @@ beforeAll(async () => {
 afterAll(() => server?.dispose());
 
 const credentials = () => ({ cert: leaf.pem, key: leaf.keyPem, ca });
-
-/** An HTTPS server answering every request with `respond`; the client trusts its certificate. */
-async function fakeServer(respond: (res: import("node:http").ServerResponse) => void): Promise<{ url: string; ca: string; server: HttpsServer }> {
-  const { certPem, keyPem } = await makeSelfSignedServerCert();
-  const https = createHttpsServer({ cert: certPem, key: keyPem }, (req, res) => {
-    req.resume();
-    respond(res);
-  });
-  await new Promise<void>((done) => https.listen(0, "127.0.0.1", done));
-  const { port } = https.address() as { port: number };
-  return { url: `https://127.0.0.1:${port}`, ca: certPem, server: https };
-}
 
 describe("login", () => {
   it("answers the login answer, and a refusal is a CertauthStatusError with the status, error, message and reason", async () => {
@@ -174,5 +162,30 @@ describe("tokenSource", () => {
     expect(events.find((e) => e.type === "renew_refused")).toMatchObject({ status: 401, reason: "token_revoked" });
     expect((await server.admin("/api/v1/auth/token/introspect", { body: { token } })).json.active).toBe(true);
     await expect(source.token()).rejects.toThrow("closed");
+  });
+
+  it("goes on renewing with the pair it has while the files hold a certificate without its key", async () => {
+    const identityId = await make.identity("library-half-rotated", { accessTokenTTL: 3, accessTokenMaxTTL: 3600 });
+    const dir = mkdtempSync(join(tmpdir(), "certauth-client-half-"));
+    const [certFile, keyFile] = [join(dir, "client.crt"), join(dir, "client.key")];
+    writeCredentials(leaf, certFile, keyFile);
+    const events: ClientEvent[] = [];
+    const source = tokenSource({ url: server.url, identityId, certFile, keyFile, ca, onEvent: (e) => events.push(e) });
+    try {
+      const first = await source.token();
+      writeFileSync(certFile, (await make.leaf("svc-library")).pem);
+      const deadline = Date.now() + 45_000;
+      let token = first;
+      while (token === first || !events.some((e) => e.type === "credentials_rejected")) {
+        if (Date.now() > deadline) throw new Error(`no new token beside the half-rotated files: ${JSON.stringify(events)}`);
+        await Bun.sleep(100);
+        token = await source.token();
+      }
+      expect((await server.admin("/api/v1/auth/token/introspect", { body: { token } })).json.active).toBe(true);
+      expect(events.filter((e) => e.type === "credentials_loaded")).toHaveLength(1);
+    } finally {
+      source.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

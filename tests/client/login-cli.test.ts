@@ -4,11 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cli } from "../cli/support.ts";
-import { provisioner, ROOT, startCertauth, writeCredentials, type Certauth } from "./support.ts";
+import { fakeServer, provisioner, ROOT, startCertauth, writeCredentials, type Certauth } from "./support.ts";
 
 let server: Certauth;
 let dir: string;
@@ -77,6 +77,24 @@ describe("certauth login", () => {
       expect(line).toMatch(/^certauth: login refused: 401 UnauthorizedError \(common_name_not_allowed\): \S/);
     } finally {
       await server.admin(`/api/v1/auth/tls-cert-auth/identities/${identityId}`, { method: "PATCH", body: { allowedCommonNames: null } });
+    }
+  });
+
+  it.each([
+    ["a proxy's HTML error page", 502, {}, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n", /^certauth: login refused: 502 HTTP 502: <html> <head><title>502 Bad Gateway<\/title>/],
+    ["an error and a message that span lines", 401, { "x-certauth-reason": "chain_invalid" }, JSON.stringify({ error: "Unauthorized\nError", message: "first line\nsecond line" }), /^certauth: login refused: 401 Unauthorized Error \(chain_invalid\): first line second line$/],
+  ])("keeps a refusal on one line of stderr, status, reason and message included, from %s", async (_, status, headers, body, expected) => {
+    const broken = await fakeServer((res) => res.writeHead(status, headers).end(body));
+    const caFile = join(dir, "broken-ca.pem");
+    writeFileSync(caFile, broken.ca);
+    try {
+      const result = await cli({ ...env, CERTAUTH_URL: broken.url, CERTAUTH_CA_FILE: caFile }, "login");
+      expect(result.code).toBe(1);
+      const line = result.err.trim();
+      expect(line.split("\n")).toHaveLength(1);
+      expect(line).toMatch(expected);
+    } finally {
+      broken.server.close();
     }
   });
 

@@ -6,12 +6,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { bun } from "../../src/adapters/bun/index.ts";
 import type { Listening } from "../../src/adapters/serve.ts";
 import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
 import { startServer } from "../../src/server/listener.ts";
+import { makeSelfSignedServerCert } from "../../src/tls/self-signed.ts";
 import { makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
 import { createPostgresDatabase, postgresReachable, type TestDatabase } from "../helpers/databases.ts";
 import { call, type CallOptions } from "../helpers/https.ts";
@@ -70,6 +73,18 @@ export async function startCertauth(): Promise<Certauth> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** An HTTPS server answering every request with `respond`; the client trusts its certificate. */
+export async function fakeServer(respond: (res: ServerResponse) => void): Promise<{ url: string; ca: string; server: HttpsServer }> {
+  const { certPem, keyPem } = await makeSelfSignedServerCert();
+  const https = createHttpsServer({ cert: certPem, key: keyPem }, (req, res) => {
+    req.resume();
+    respond(res);
+  });
+  await new Promise<void>((done) => https.listen(0, "127.0.0.1", done));
+  const { port } = https.address() as { port: number };
+  return { url: `https://127.0.0.1:${port}`, ca: certPem, server: https };
 }
 
 export interface Lifetimes {
