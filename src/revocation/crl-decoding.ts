@@ -104,11 +104,13 @@ interface Job {
   reject(err: Error): void;
 }
 
-type Answer = { decoded: DecodedCrl } | { error: string };
+type Answer = { ready: true } | { decoded: DecodedCrl } | { error: string };
 
 /** One worker thread, started on demand, that decodes one CRL at a time from a bounded queue. */
 class DecodingThread {
   #worker: Worker | null = null;
+  /** The worker has loaded its modules and takes a CRL. */
+  #ready = false;
   #current: Job | null = null;
   #queue: Job[] = [];
   #cap: ReturnType<typeof setTimeout> | undefined;
@@ -146,7 +148,11 @@ class DecodingThread {
     }
     clearTimeout(this.#idle);
     this.#current = job;
-    const worker = (this.#worker ??= this.#start());
+    if (!this.#worker) this.#worker = this.#start();
+    else if (this.#ready) this.#send(this.#worker, job);
+  }
+
+  #send(worker: Worker, job: Job): void {
     this.#cap = setTimeout(() => {
       this.#stop();
       this.#finish(new CrlDecodeRefused(`was not decoded within ${this.timeCapMs / 1000} s`));
@@ -159,13 +165,19 @@ class DecodingThread {
   #start(): Worker {
     const worker = startWorker(new URL("./crl-worker.ts", import.meta.url));
     worker.unref();
+    this.#ready = false;
     worker.on("message", (answer: Answer) => {
       if (this.#worker !== worker) return;
-      if ("decoded" in answer) this.#finish(null, answer.decoded);
+      if ("ready" in answer) {
+        this.#ready = true;
+        if (this.#current) this.#send(worker, this.#current);
+      } else if ("decoded" in answer) this.#finish(null, answer.decoded);
       else this.#finish(new Error(answer.error));
     });
     worker.on("error", (err: Error) => {
-      if (this.#worker === worker) this.#finish(err);
+      if (this.#worker !== worker) return;
+      this.#stop();
+      this.#finish(err);
     });
     worker.on("exit", () => {
       if (this.#worker !== worker) return;

@@ -12,3 +12,5 @@ parentPort!.on("message", (der: Uint8Array<ArrayBuffer>) => {
   }
   parentPort!.postMessage({ decoded }, transferablesOf(decoded));
 });
+// Loaded: the time cap counts from here, not from the thread's start.
+parentPort!.postMessage({ ready: true });
