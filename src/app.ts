@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps) {
       config,
       signer,
       clock,
-      trustCache: new TrustCache(),
+      trustCache: new TrustCache(undefined, crlSource.decode),
       ocsp: ocspLookupFor(config, metrics),
       crls: (configId) => distributionPoints.forConfiguration(configId),
     });

@@ -4,7 +4,7 @@ import { badRequest, notFound } from "../errors.ts";
 import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
-import { assertCryptoPolicy, compileTrust, TrustConfigError, type TrustSettings } from "../pki/index.ts";
+import { assertCryptoPolicy, compileTrust, TrustConfigError, type CrlDecoder, type TrustSettings } from "../pki/index.ts";
 import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
@@ -185,13 +185,14 @@ export function trustSettingsOf(row: TrustSettings): TrustSettings {
 /** The rules an identity's stored settings satisfy, checked on attach and on the merged result of an update; answers them compiled. */
 export async function assertUsableSettings(
   settings: TrustSettings & { accessTokenTTL: number; accessTokenMaxTTL: number; claimMappings: Record<string, string> | null },
+  decode?: CrlDecoder,
 ) {
   if (settings.accessTokenMaxTTL > 0 && settings.accessTokenTTL > settings.accessTokenMaxTTL) {
     throw badRequest("accessTokenTTL cannot be greater than accessTokenMaxTTL.");
   }
   assertClaimMappings(settings.claimMappings);
   try {
-    const trust = await compileTrust(settings);
+    const trust = await compileTrust(settings, decode);
     assertCryptoPolicy(trust);
     return trust;
   } catch (err) {
@@ -249,7 +250,7 @@ export async function attachTlsCertAuth(
     accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
   };
   const fetched = await fetchForAttach(crlSource, values.crlUrls ?? [], new Date());
-  const trust = await assertUsableSettings({ ...values, fetchedCrls: fetched });
+  const trust = await assertUsableSettings({ ...values, fetchedCrls: fetched }, crlSource.decode);
   try {
     const row = await db.transaction(async (tx) => {
       const [inserted] = await tx
@@ -295,7 +296,7 @@ export async function updateTlsCertAuth(
   const merged = { ...current, ...changes };
   const keepDistributionPoints = merged.useCrlDistributionPoints && merged.caCertificate === current.caCertificate;
   const distributionPoints = keepDistributionPoints ? await loadFetchedCrls(db, current.id, "distribution_point") : [];
-  const trust = await assertUsableSettings({ ...merged, fetchedCrls: [...kept, ...fetched, ...distributionPoints] });
+  const trust = await assertUsableSettings({ ...merged, fetchedCrls: [...kept, ...fetched, ...distributionPoints] }, crlSource.decode);
   const row = await db.transaction(async (tx) => {
     const [updated] = await tx
       .update(identityTlsCertAuths)

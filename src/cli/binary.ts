@@ -5,7 +5,8 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { Worker } from "node:worker_threads";
 import pgliteWasm from "../../node_modules/@electric-sql/pglite/dist/pglite.wasm" with { type: "file" };
 import initdbWasm from "../../node_modules/@electric-sql/pglite/dist/initdb.wasm" with { type: "file" };
 import pgliteData from "../../node_modules/@electric-sql/pglite/dist/pglite.data" with { type: "file" };
@@ -15,6 +16,7 @@ import { setPgliteAssets } from "../db/client.ts";
 import { setMigrationsFolder } from "../db/migrate.ts";
 import { setTemplateSource } from "../db/pglite-template.ts";
 import { ownerOnlyUmask } from "../server/data-dir.ts";
+import { setWorkerStarter } from "../revocation/crl-decoding.ts";
 import { run } from "./main.ts";
 
 ownerOnlyUmask();
@@ -35,6 +37,10 @@ setTemplateSource(async (target) => {
   Bun.gc(true);
   return true;
 });
+
+// A worker's entry is an extra entrypoint of the build, embedded under its source path from the project root, while
+// every bundled module's import.meta.url is the binary's own.
+setWorkerStarter((entry) => new Worker(new URL(`./src/revocation/${basename(entry.pathname)}`, import.meta.url)));
 
 /** drizzle's migrator reads a folder: write the embedded SQL files (extra entrypoints of the build) and the journal to one. */
 const migrations = mkdtempSync(join(tmpdir(), "certauth-migrations-"));

@@ -52,6 +52,8 @@ export class Metrics {
   readonly tokenRefusals = new LabeledCounter();
   /** CRL and OCSP fetches by kind (crl, ocsp) × result (ok, not_modified, failed). */
   readonly revocationFetches = new LabeledCounter();
+  /** CRLs decoded (not found decoded by their content), by thread: event_loop (small ones) or worker. */
+  readonly crlDecodes = new LabeledCounter();
   /** Age (now − thisUpdate) of each OCSP answer a login used, from the cache or the network. */
   readonly ocspAnswerAge = new Histogram(OCSP_ANSWER_AGE_BUCKETS);
   /** HTTP responses by status code. */
@@ -109,6 +111,12 @@ export function exposition(metrics: Metrics, gauges: Sample[]): string {
       help: "Revocation fetches by kind (crl, ocsp) and result (ok, not_modified, failed).",
       type: "counter",
       values: counterOver(metrics.revocationFetches, "kind", "result"),
+    },
+    {
+      name: "certauth_crl_decodes_total",
+      help: "CRLs decoded, by thread (event_loop: small ones; worker); the same bytes again are not decoded while cached.",
+      type: "counter",
+      values: counterOver(metrics.crlDecodes, "thread"),
     },
     { name: "certauth_http_responses_total", help: "HTTP responses by status code.", type: "counter", values: counterOver(metrics.responses, "status") },
     ...gauges,

@@ -1,5 +1,5 @@
 import { fullyDecoded, parseCertificate, type ParsedCertificate } from "./lib/certificate.ts";
-import { compileCrl, crlCharge, type CompiledCrl } from "./lib/crl.ts";
+import { compileCrl, crlCharge, decodeHere, type CompiledCrl, type CrlDecoder } from "./lib/crl.ts";
 import { KEY_POLICY } from "./lib/crypto-policy.ts";
 import { sha256Hex } from "./lib/digest.ts";
 import { chargeFor } from "./lib/load.ts";
@@ -63,8 +63,11 @@ export function assertCryptoPolicy(trust: CompiledTrust): void {
   }
 }
 
-/** Decodes and checks a TLS cert auth configuration; throws TrustConfigError with a sentence for the admin. */
-export async function compileTrust(settings: TrustSettings): Promise<CompiledTrust> {
+/**
+ * Decodes and checks a TLS cert auth configuration; throws TrustConfigError with a sentence for the admin.
+ * `decode` is how CRL bytes are decoded (the service's decoder caches by content and decodes large ones off the event loop).
+ */
+export async function compileTrust(settings: TrustSettings, decode: CrlDecoder = decodeHere): Promise<CompiledTrust> {
   if (typeof settings?.caCertificate !== "string") throw new TrustConfigError("The CA certificate is required.");
   const anchors: ParsedCertificate[] = [];
   const seen = new Set<string>();
@@ -99,13 +102,13 @@ export async function compileTrust(settings: TrustSettings): Promise<CompiledTru
   const crls: CompiledCrl[] = [];
   if (settings.crls != null && settings.crls.trim() !== "") {
     const blocks = parsePemCrlBlocks(settings.crls);
-    for (let i = 0; i < blocks.length; i++) crls.push(await compileCrl(blocks[i]!, `CRL #${i + 1}`, anchorsBySubject));
+    for (let i = 0; i < blocks.length; i++) crls.push(await compileCrl(blocks[i]!, `CRL #${i + 1}`, anchorsBySubject, decode));
   }
   const uploadedCrlsNextUpdate = crls.reduce<Date | null>((soonest, c) => (c.nextUpdate && (!soonest || c.nextUpdate < soonest) ? c.nextUpdate : soonest), null);
   // A CRL fetched from a URL goes through exactly the checks of an uploaded one.
   const crlsByUrl = new Map<string, CompiledCrl>();
   for (const fetched of settings.fetchedCrls ?? []) {
-    const crl = await compileCrl(fetched.der, `CRL ${fetched.url}`, anchorsBySubject);
+    const crl = await compileCrl(fetched.der, `CRL ${fetched.url}`, anchorsBySubject, decode);
     crls.push(crl);
     crlsByUrl.set(fetched.url, crl);
   }

@@ -1,5 +1,6 @@
 import { compileTrust, type CompiledTrust } from "./compile.ts";
 import { ByteBudgetCache } from "./lib/byte-budget-cache.ts";
+import { decodeHere, type CrlDecoder } from "./lib/crl.ts";
 import type { TrustSettings } from "./types.ts";
 
 /** Charged to a compilation still under way; replaced by what it retains once it is done. */
@@ -13,7 +14,10 @@ const COMPILING_BYTES = 4 * 1024;
 export class TrustCache {
   readonly #cache: ByteBudgetCache<string, Promise<CompiledTrust>>;
 
-  constructor(budgetBytes = 256 * 1024 * 1024) {
+  constructor(
+    budgetBytes = 256 * 1024 * 1024,
+    private readonly decode: CrlDecoder = decodeHere,
+  ) {
     this.#cache = new ByteBudgetCache(budgetBytes);
   }
 
@@ -21,7 +25,7 @@ export class TrustCache {
   get(key: string, settings: TrustSettings | (() => Promise<TrustSettings>)): Promise<CompiledTrust> {
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded)) : compileTrust(settings);
+    const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded, this.decode)) : compileTrust(settings, this.decode);
     this.#cache.set(key, compiling, COMPILING_BYTES);
     compiling.then(
       (trust) => {

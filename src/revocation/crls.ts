@@ -4,22 +4,30 @@ import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import { badRequest } from "../errors.ts";
 import type { Config } from "../config.ts";
 import { Metrics } from "../metrics/registry.ts";
-import { type FetchedCrl, TrustConfigError } from "../pki/index.ts";
-import { compileCrl } from "../pki/lib/crl.ts";
+import { compileCrl, type CrlDecoder, type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import { CrlDecoding } from "./crl-decoding.ts";
 import type { AllowedHosts } from "../net/allowed-hosts.ts";
 import { fetchRevocationUrl, FetchRefused, type Conditional, type FetchResult } from "./fetch.ts";
 
 /** The first retry after a failed fetch; each further failure doubles it, up to CRL_REFRESH_INTERVAL. */
 const FIRST_RETRY_SECONDS = 30;
 
-/** Fetches CRLs under the outbound rules and counts each fetch in certauth_revocation_fetches_total. */
+/**
+ * Fetches CRLs under the outbound rules and counts each fetch in certauth_revocation_fetches_total; `decode` is
+ * how everything that fetches CRLs (and the compiled configurations) decodes them.
+ */
 export class CrlSource {
+  readonly decode: CrlDecoder;
+
   constructor(
     readonly allowed: AllowedHosts,
     /** CRL_REFRESH_INTERVAL, seconds. */
     readonly intervalSeconds: number,
     private readonly metrics: Metrics,
-  ) {}
+    readonly decoding: CrlDecoding = new CrlDecoding(metrics),
+  ) {
+    this.decode = decoding.decode;
+  }
 
   async fetch(url: string, conditional: Conditional = {}): Promise<FetchResult> {
     try {
@@ -77,15 +85,15 @@ export async function fetchForAttach(source: CrlSource, urls: readonly string[],
         throw err;
       }
       if (result.status !== 200) throw badRequest(`The CRL at ${url} could not be fetched: it answered HTTP ${result.status}.`);
-      return { url, ...goodFetch(source, result, await decodeFetched(url, result.body), now) };
+      return { url, ...goodFetch(source, result, await decodeFetched(source, url, result.body), now) };
     }),
   );
 }
 
 /** The dates of a fetched body (its signature is checked with the whole configuration), through the same decoder as an uploaded CRL; a body that is not a CRL is a 400 naming the URL. */
-async function decodeFetched(url: string, der: Uint8Array<ArrayBuffer>) {
+async function decodeFetched(source: CrlSource, url: string, der: Uint8Array<ArrayBuffer>) {
   try {
-    const crl = await compileCrl(der, `CRL ${url}`, new Map());
+    const crl = await compileCrl(der, `CRL ${url}`, new Map(), source.decode);
     return { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
   } catch (err) {
     if (err instanceof TrustConfigError) throw badRequest(err.message);

@@ -103,7 +103,7 @@ export class DistributionPoints {
   /** Verified exactly like an uploaded CRL. */
   async #compile(configId: string, url: string, der: Uint8Array<ArrayBuffer>, anchors: ReadonlyMap<string, ParsedCertificate[]>) {
     try {
-      return await compileCrl(der, `CRL ${url}`, anchors);
+      return await compileCrl(der, `CRL ${url}`, anchors, this.source.decode);
     } catch (err) {
       if (err instanceof TrustConfigError) return this.#fail(configId, url, err.message.replace(/\.$/, ""));
       throw err;

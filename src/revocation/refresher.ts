@@ -2,8 +2,7 @@ import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
-import { compileTrust } from "../pki/index.ts";
-import { compileCrl, type CompiledCrl } from "../pki/lib/crl.ts";
+import { compileCrl, compileTrust, type CompiledCrl, type CrlDecoder } from "../pki/index.ts";
 import { bumpVersion, goodFetch, type CrlSource } from "./crls.ts";
 import { forgetUnused } from "./distribution-points.ts";
 import { withoutCredentials } from "./urls.ts";
@@ -89,7 +88,7 @@ export class CrlRefresher {
       const changed = !sameBytes(result.body, row.der);
       const crl = await this.#oneAtATime(async () => {
         const fresh = await this.#verify(row.configId, row.url, result.body);
-        if (changed) await successorOf(row, fresh);
+        if (changed) await successorOf(row, fresh, this.source.decode);
         return fresh;
       });
       await this.db.transaction(async (tx) => {
@@ -145,7 +144,7 @@ export class CrlRefresher {
       allowedSubjectAltNames: null,
       allowedOrganizations: null,
       allowedOrganizationalUnits: null,
-    });
+    }, this.source.decode);
     return trust.crls[0]!;
   }
 }
@@ -155,8 +154,8 @@ export class CrlRefresher {
  * stored list (same issuer, same scope, thisUpdate not earlier), else an older CRL, a delta CRL or another
  * partition would silently drop revocations. Throws a sentence for the row's status.
  */
-async function successorOf(row: { url: string; der: Uint8Array<ArrayBuffer>; thisUpdate: Date }, fresh: CompiledCrl): Promise<void> {
-  const stored = await compileCrl(row.der, `CRL ${row.url}`, new Map());
+async function successorOf(row: { url: string; der: Uint8Array<ArrayBuffer>; thisUpdate: Date }, fresh: CompiledCrl, decode: CrlDecoder): Promise<void> {
+  const stored = await compileCrl(row.der, `CRL ${row.url}`, new Map(), decode);
   if (fresh.issuerKey !== stored.issuerKey) throw new Error(`the answer is a CRL of "${fresh.issuer}", the stored one of "${stored.issuer}"`);
   if (fresh.thisUpdate.getTime() < row.thisUpdate.getTime()) {
     throw new Error(`the answer's thisUpdate ${fresh.thisUpdate.toISOString()} is older than the stored CRL's`);

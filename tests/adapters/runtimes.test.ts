@@ -9,7 +9,7 @@ import { Agent, request } from "node:https";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundle, makeCa, makeLeaf } from "../fixtures/pki.ts";
+import { bundle, makeCa, makeCrlDer, makeLeaf } from "../fixtures/pki.ts";
 import { RUNTIMES, startAll, startServiceProcess, stopAllProcesses, type Runtime, type ServiceProcess } from "../helpers/processes.ts";
 
 const LOGIN = "/api/v1/auth/tls-cert-auth/login";
@@ -132,6 +132,22 @@ describe.each(RUNTIMES)("the service on %s, as its own process", (runtime) => {
     const res = await get().svc.call("/api/status");
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ status: "ok", database: "ok" });
+  });
+
+  // 1,000 entries: 23 KB, over the 16 KiB from which a CRL is decoded in the worker thread (node:worker_threads on each runtime).
+  it("decodes a large CRL in its worker thread: attach answers 200, /metrics counts one worker decode, the listed leaf is refused", async () => {
+    const { svc } = get();
+    const der = await makeCrlDer({ issuer: inter, revoked: [...Array.from({ length: 1_000 }, (_, i) => (0x200000 + i).toString(16)), leaf.serial] });
+    const crls = `-----BEGIN X509 CRL-----\n${Buffer.from(der).toString("base64")}\n-----END X509 CRL-----\n`;
+    const org = await svc.admin("/api/v1/organizations", { body: { name: "CRL", slug: `crl-${runtime}` } });
+    const identity = await svc.admin("/api/v1/identities", { body: { name: "crl", organizationId: org.json.organization.id } });
+    const id: string = identity.json.identity.id;
+    const attach = await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`, { body: { caCertificate: root.pem, verifyClientCertificateChain: true, crls } });
+    expect(attach.json.message).toBeUndefined();
+    expect(attach.status).toBe(200);
+    expect((await svc.call("/metrics")).text).toContain('certauth_crl_decodes_total{thread="worker"} 1');
+    const res = await svc.call(LOGIN, { body: { identityId: id }, cert: bundle(leaf, inter), key: leaf.keyPem });
+    expect(res.headers["x-certauth-reason"]).toBe("certificate_revoked");
   });
 
   it("logs in a leaf + intermediate chain over mTLS from Node's https client (200, a Bearer token)", async () => {

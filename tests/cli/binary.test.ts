@@ -10,6 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } f
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { makeCa, makeCrlDer } from "../fixtures/pki.ts";
 import { freePort } from "../helpers/ports.ts";
 import { peakRssMiB } from "../helpers/processes.ts";
 
@@ -121,6 +122,53 @@ describe("the single binary, alone in an empty folder", () => {
     } finally {
       server.kill("SIGTERM");
       await exited;
+    }
+  }, 120_000);
+
+  // 1,000 entries: 23 KB of DER, over the 16 KiB from which CRLs go to the worker, and within the 64 KiB request body.
+  it("decodes a CRL large enough for the worker thread (its entry is embedded): attach answers 200 and /metrics counts a worker decode", async () => {
+    const port = await freePort();
+    const adminToken = "binary-test-admin-token-0123456789abcdef";
+    const child = spawn(binary, ["serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "crl-data")], {
+      cwd: dir,
+      env: { ...env, ADMIN_TOKEN: adminToken },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c));
+    child.stderr.on("data", (c: Buffer) => (output += c));
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    const call = (method: string, path: string, body?: unknown) =>
+      new Promise<{ status: number; text: string }>((done) => {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const headers: Record<string, string> = { authorization: `Bearer ${adminToken}` };
+        if (payload) headers["content-type"] = "application/json";
+        const req = request({ host: "127.0.0.1", port, path, method, headers, rejectUnauthorized: false, agent: false }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c));
+          res.on("end", () => done({ status: res.statusCode ?? 0, text }));
+        });
+        req.on("error", () => done({ status: 0, text: "" }));
+        req.end(payload);
+      });
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await call("GET", "/api/status")).status !== 200) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not answer:\n${output}`);
+        await Bun.sleep(200);
+      }
+      const ca = await makeCa({ subject: "CN=Binary CRL CA" });
+      const der = await makeCrlDer({ issuer: ca, revoked: Array.from({ length: 1_000 }, (_, i) => (0x100000 + i).toString(16)) });
+      const org = JSON.parse((await call("POST", "/api/v1/organizations", { name: "Binary", slug: "binary" })).text);
+      const identity = JSON.parse((await call("POST", "/api/v1/identities", { name: "crl", organizationId: org.organization.id })).text);
+      const crls = `-----BEGIN X509 CRL-----\n${Buffer.from(der).toString("base64")}\n-----END X509 CRL-----\n`;
+      const attach = await call("POST", `/api/v1/auth/tls-cert-auth/identities/${identity.identity.id}`, { caCertificate: ca.pem, crls });
+      expect(attach.status, attach.text).toBe(200);
+      expect((await call("GET", "/metrics")).text).toContain('certauth_crl_decodes_total{thread="worker"} 1');
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
     }
   }, 120_000);
 

@@ -1,0 +1,99 @@
+/**
+ * The service's CRL decoder on its own: decoded once by content within a byte budget, large CRLs in a worker thread
+ * whose queue and time per decode are bounded.
+ */
+import { describe, expect, it } from "bun:test";
+import { compileCrl, CrlDecodeRefused, decodeCrl, decodedCharge, TrustConfigError } from "../../src/pki/index.ts";
+import { CrlDecoding } from "../../src/revocation/crl-decoding.ts";
+import { Metrics } from "../../src/metrics/registry.ts";
+import { parseCertificate } from "../../src/pki/lib/certificate.ts";
+import { sha256Hex } from "../../src/pki/lib/digest.ts";
+import { makeCa, makeCrlDer, makeLeaf } from "../fixtures/pki.ts";
+
+const ca = await makeCa({ subject: "CN=Decoder CA" });
+const anchor = parseCertificate(ca.der, await sha256Hex(ca.der));
+const serials = (count: number, from = 0x10000) => Array.from({ length: count }, (_, i) => (from + i).toString(16));
+const crlOf = (count: number, from?: number) => makeCrlDer({ issuer: ca, revoked: serials(count, from) });
+
+describe("CrlDecoding", () => {
+  it("decodes in the worker what the event loop decodes, and the compiled CRL finds exactly the listed serials", async () => {
+    const der = await crlOf(2_000);
+    const metrics = new Metrics();
+    const decoding = new CrlDecoding(metrics, { workerFromBytes: 0 });
+    try {
+      const there = await decoding.decode(der);
+      expect(metrics.crlDecodes.get("worker")).toBe(1);
+      expect(there).toEqual(decodeCrl(der));
+      const crl = await compileCrl(der, "CRL #1", new Map([[there.issuerKey, [anchor]]]), decoding.decode);
+      expect(metrics.crlDecodes.get("worker")).toBe(1);
+      expect(crl.signedByAnchors.has(anchor.fingerprint)).toBe(true);
+      expect(crl.revoked.size).toBe(2_000);
+      for (const serial of serials(2_000)) expect(crl.revoked.has(serial)).toBe(true);
+      for (const serial of ["0", "ffff", (0x10000 + 2_000).toString(16), "1000", "100000"]) expect(crl.revoked.has(serial)).toBe(false);
+      const leaf = await makeLeaf({ issuer: ca, cn: "not-listed" });
+      expect(crl.revoked.has(leaf.serial)).toBe(false);
+    } finally {
+      decoding.close();
+    }
+  });
+
+  it("does not decode the same bytes twice while they are cached, and keeps no more than its byte budget", async () => {
+    const [a, b] = [await crlOf(300), await crlOf(300, 0x20000)];
+    const charge = decodedCharge(decodeCrl(a));
+    const metrics = new Metrics();
+    const decoding = new CrlDecoding(metrics, { cacheBytes: Math.floor(charge * 1.5) });
+    await Promise.all([decoding.decode(a), decoding.decode(a)]);
+    await decoding.decode(a);
+    expect(metrics.crlDecodes.get("event_loop")).toBe(1);
+    await decoding.decode(b);
+    expect(metrics.crlDecodes.get("event_loop")).toBe(2);
+    expect(decoding.cachedBytes).toBeLessThanOrEqual(Math.floor(charge * 1.5));
+    await decoding.decode(b);
+    expect(metrics.crlDecodes.get("event_loop")).toBe(2);
+    // `a` was evicted to make room for `b`.
+    await decoding.decode(a);
+    expect(metrics.crlDecodes.get("event_loop")).toBe(3);
+  });
+
+  it("stops a decode past its time cap with a sentence, starts a new worker for the next one, and caches no failure", async () => {
+    const big = await crlOf(20_000);
+    const metrics = new Metrics();
+    const decoding = new CrlDecoding(metrics, { workerFromBytes: 0, timeCapMs: 1 });
+    try {
+      const [first, second] = await Promise.allSettled([decoding.decode(big), decoding.decode(await crlOf(20_000, 0x90000))]);
+      for (const result of [first, second]) {
+        expect(result.status).toBe("rejected");
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(CrlDecodeRefused);
+        expect((result as PromiseRejectedResult).reason.message).toBe("was not decoded within 0.001 s");
+      }
+      const compiled = compileCrl(big, "CRL #1", new Map(), decoding.decode);
+      await expect(compiled).rejects.toBeInstanceOf(TrustConfigError);
+      await expect(compiled).rejects.toThrow("CRL #1 was not decoded within 0.001 s.");
+      expect(metrics.crlDecodes.get("worker")).toBe(3);
+    } finally {
+      decoding.close();
+    }
+  });
+
+  it("refuses a CRL at once when its queue is full", async () => {
+    const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0, queueLimit: 1 });
+    try {
+      const ders = [await crlOf(1_000), await crlOf(1_000, 0x30000), await crlOf(1_000, 0x40000)];
+      const results = await Promise.allSettled(ders.map((der) => decoding.decode(der)));
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
+      expect((results[2] as PromiseRejectedResult).reason.message).toBe("could not be decoded now: 1 CRLs are waiting to be decoded; try again later");
+    } finally {
+      decoding.close();
+    }
+  });
+
+  it("answers a body that is not a CRL as undecodable, from the worker too", async () => {
+    const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0 });
+    try {
+      const junk = new Uint8Array(20_000).fill(0x30);
+      await expect(compileCrl(junk, "CRL #2", new Map(), decoding.decode)).rejects.toThrow("CRL #2 could not be decoded as an X.509 CRL.");
+    } finally {
+      decoding.close();
+    }
+  });
+});
