@@ -128,7 +128,8 @@ describe("certauth agent", () => {
     const revoked = readFileSync(w.sink, "utf8");
     expect((await server.admin("/api/v1/auth/token/revoke", { body: { accessToken: revoked } })).status).toBe(200);
     await a.waitFor(is("renew_refused", { reason: "token_revoked" }), "the refused renewal");
-    await a.waitFor(is("token", { via: "login" }), "a login after the revocation", 2);
+    // The "token" line comes before the sink is written: wait for the write itself.
+    await a.waitFor(is("sink_written", { via: "login" }), "the sink written after a login after the revocation", 2);
     expect(readFileSync(w.sink, "utf8")).not.toBe(revoked);
 
     // DELETE revokes every token of the configuration; until it is attached again, logins answer 404.
