@@ -92,7 +92,7 @@ describe("certauth agent", () => {
     const a = agent([...w.flags, "--sink", w.sink, "--exec", `printf '%s\\n' "$CERTAUTH_TOKEN" >> ${execLog}`]);
     // A renewal, then a renewal that no longer extends the token (its max TTL), then a second login.
     await a.waitFor(is("token", { via: "renew" }), "a renewal");
-    await a.waitFor(is("token", { via: "login" }), "a second login", 2);
+    await a.waitFor(is("sink_written", { via: "login" }), "the sink written after a second login", 2);
     const written = a.count(is("sink_written"));
     await a.waitFor(is("exec_finished"), "every --exec to finish", written);
     await watch.stop();
