@@ -99,6 +99,8 @@ async function asymmetricSigner(
       kid: stored.kid,
       key: (await importJWK(stored.privateJwk!, alg)) as JoseKey,
       native: nativeSign?.(alg, stored.privateJwk!),
+      // The protected header is the same for every token this key signs.
+      header: base64url.encode(JSON.stringify({ alg, typ: "JWT", kid: stored.kid })),
     };
   }
 
@@ -129,10 +131,10 @@ async function asymmetricSigner(
     alg,
     issuer,
     async sign(claims, iat, exp) {
-      const { kid, key, native } = await currentKey();
+      const { kid, key, native, header } = await currentKey();
       if (native) {
         // The same compact JWS SignJWT makes: protected header, then the claims with iss, iat and exp.
-        const input = `${base64url.encode(JSON.stringify({ alg, typ: "JWT", kid }))}.${base64url.encode(JSON.stringify({ ...claims, iss: issuer, iat, exp }))}`;
+        const input = `${header}.${base64url.encode(JSON.stringify({ ...claims, iss: issuer, iat, exp }))}`;
         return `${input}.${base64url.encode(native(textEncoder.encode(input)))}`;
       }
       return new SignJWT(claims).setProtectedHeader({ alg, typ: "JWT", kid }).setIssuer(issuer).setIssuedAt(iat).setExpirationTime(exp).sign(key);

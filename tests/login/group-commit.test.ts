@@ -9,6 +9,7 @@ import { GroupCommit, pgArray } from "../../src/db/group-commit.ts";
 import { prepareStatement } from "../../src/db/prepared.ts";
 import { createLogin } from "../../src/login/login.ts";
 import { TrustCache } from "../../src/pki/index.ts";
+import { timeOrderedUuid } from "../../src/uuid.ts";
 import { createTestDatabase, storageDrivers, type TestDatabase } from "../helpers/databases.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { bundle, makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
@@ -51,6 +52,17 @@ function gatedCommit(maxBatch: number, answer: (n: number) => number) {
   );
   return { batches, first, commit };
 }
+
+describe("timeOrderedUuid", () => {
+  it("is a UUIDv7 whose first 48 bits are the milliseconds, so later ids sort after earlier ones", () => {
+    const at = Date.UTC(2026, 11, 1, 5, 30, 0, 123);
+    const id = timeOrderedUuid(at);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(parseInt(id.slice(0, 8) + id.slice(9, 13), 16)).toBe(at);
+    expect(timeOrderedUuid(at + 1) > timeOrderedUuid(at)).toBe(true);
+    expect(new Set(Array.from({ length: 1000 }, () => timeOrderedUuid(at))).size).toBe(1000);
+  });
+});
 
 describe("GroupCommit", () => {
   it("sends items that arrive while a batch is in flight together as the next batch, answers in order", async () => {
@@ -167,16 +179,29 @@ describe.each(drivers)("login batching on %s", (driver) => {
 
   it("answers 40 concurrent logins, each with its own token row and audit event", async () => {
     const ids = [await identityWith({}), await identityWith({ accessTokenTTL: 900 })];
+    const startedAt = Date.now();
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) => svc.call(LOGIN, { body: { identityId: ids[i % 2] }, ...tlsOf(leafA) })),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));
     const jtis = new Set(answers.map((a) => decodeJwt(a.json.accessToken).jti));
     expect(jtis.size).toBe(40);
+    const successIds: string[] = [];
     for (const [i, id] of ids.entries()) {
-      const events = (await svc.admin(`/api/v1/audit-logs?identityId=${id}&limit=100`)).json.auditLogs as { eventType: string }[];
-      expect(events.filter((e) => e.eventType === "login-identity-tls-cert-auth").length).toBe(20);
+      const events = (await svc.admin(`/api/v1/audit-logs?identityId=${id}&limit=100`)).json.auditLogs as { id: string; eventType: string }[];
+      const successes = events.filter((e) => e.eventType === "login-identity-tls-cert-auth");
+      expect(successes.length).toBe(20);
+      successIds.push(...successes.map((e) => e.id));
       expect(answers.filter((_, n) => n % 2 === i).every((a) => a.json.expiresIn === (i === 0 ? 2592000 : 900))).toBe(true);
+    }
+    // Each event has an id of its own, made by the service in time order (UUIDv7), not by the database.
+    const eventIds = new Set(successIds);
+    expect(eventIds.size).toBe(40);
+    const msOf = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    for (const id of eventIds) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(msOf(id)).toBeGreaterThanOrEqual(startedAt);
+      expect(msOf(id)).toBeLessThanOrEqual(Date.now());
     }
     // Every issued token is usable: its row is there.
     const selves = await Promise.all(
