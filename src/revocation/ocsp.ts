@@ -13,6 +13,7 @@ import {
 } from "@peculiar/asn1-ocsp";
 import { AlgorithmIdentifier, Certificate, Extension } from "@peculiar/asn1-x509";
 import type { ParsedCertificate } from "../pki/lib/certificate.ts";
+import { ByteBudgetCache } from "../pki/index.ts";
 import type { Config } from "../config.ts";
 import type { OcspAnswer, OcspLookup, OcspSettings } from "../pki/types.ts";
 import * as x509 from "../pki/x509.ts";
@@ -30,8 +31,14 @@ export const OCSP_LOGIN_BUDGET_MS = 5_000;
 const FIRST_BACKOFF_MS = 50;
 /** thisUpdate may be this far in the future, nextUpdate this far in the past (clocks differ). */
 const CLOCK_SKEW_MS = 5 * 60_000;
-/** Cached answers at most; the oldest goes first. Each entry is a key of about 200 bytes and a status. */
-const MAX_CACHED = 10_000;
+/**
+ * What cached answers may take, the least recently used going first. An entry keeps the parsed status and times,
+ * never the answer's bytes, and is charged its key (issuer, serial, responder URL: 2 bytes a character, as a URL
+ * from a certificate's AIA has no set length) and a fixed overhead. About 16,000 answers with 200-character keys.
+ */
+const CACHE_BYTES = 8 * 1024 * 1024;
+/** The parsed answer (a status and two times) and its map slot, besides the key. */
+const ENTRY_OVERHEAD_BYTES = 100;
 const SHA1 = "1.3.14.3.2.26";
 
 interface Cached {
@@ -48,12 +55,20 @@ class Unavailable extends Error {}
  * does no network I/O.
  */
 export class OcspClient {
-  readonly #cache = new Map<string, Cached>();
+  readonly #cache: ByteBudgetCache<string, Cached>;
 
   constructor(
     private readonly allowed: AllowedHosts,
     private readonly metrics: Metrics = new Metrics(),
-  ) {}
+    cacheBytes = CACHE_BYTES,
+  ) {
+    this.#cache = new ByteBudgetCache(cacheBytes);
+  }
+
+  /** What the cached answers are charged now, at most the budget. */
+  get cachedBytes(): number {
+    return this.#cache.bytes;
+  }
 
   async status(cert: ParsedCertificate, issuer: ParsedCertificate, settings: OcspSettings, now: Date, deadline: number): Promise<OcspAnswer> {
     const servers = settings.serversOverride ?? ocspUrlsOf(cert);
@@ -121,9 +136,7 @@ export class OcspClient {
   }
 
   #remember(key: string, entry: Cached) {
-    this.#cache.delete(key);
-    this.#cache.set(key, entry);
-    if (this.#cache.size > MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(key, entry, 2 * key.length + ENTRY_OVERHEAD_BYTES);
   }
 }
 
