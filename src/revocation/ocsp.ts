@@ -9,6 +9,7 @@ import {
   OCSPResponse,
   OCSPResponseStatus,
   Request,
+  ResponderID,
   TBSRequest,
 } from "@peculiar/asn1-ocsp";
 import { AlgorithmIdentifier, Certificate, Extension } from "@peculiar/asn1-x509";
@@ -199,10 +200,12 @@ async function checkResponse(
     if (err instanceof Unavailable) throw err;
     throw new Unavailable("the answer is not an OCSP response");
   }
-  if (!(await signedByIssuerOrDelegate(basic, issuer, now))) {
+  const signer = await signerOf(basic, issuer, now);
+  if (!signer) {
     throw new Unavailable("the answer is signed neither by the issuer nor by a responder the issuer delegated with id-kp-OCSPSigning");
   }
   const data = basic.tbsResponseData;
+  if (!(await namesSigner(data.responderID, signer))) throw new Unavailable("the answer's ResponderID does not name the certificate whose key signed it");
   const answeredNonce = data.responseExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
   if (answeredNonce && !sameBytes(new Uint8Array(answeredNonce.extnValue.buffer), nonce)) throw new Unavailable("the answer's nonce is not the request's");
   const single = data.responses.find((r) => sameBytes(new Uint8Array(AsnConvert.serialize(r.certID)), new Uint8Array(AsnConvert.serialize(certId))));
@@ -218,17 +221,28 @@ async function checkResponse(
   return { status, thisUpdate, nextUpdate: nextUpdate ?? 0 };
 }
 
-/** RFC 6960 §4.2.2.2: the issuer's key, or a certificate in the answer that the issuer signed for id-kp-OCSPSigning. */
-async function signedByIssuerOrDelegate(basic: BasicOCSPResponse, issuer: ParsedCertificate, now: Date): Promise<boolean> {
-  if (await verifies(basic, issuer.x509.publicKey)) return true;
+/**
+ * RFC 6960 §4.2.2.2: the certificate whose key signed the answer: the issuer, or one in the answer that the issuer
+ * signed for id-kp-OCSPSigning.
+ */
+async function signerOf(basic: BasicOCSPResponse, issuer: ParsedCertificate, now: Date): Promise<Certificate | null> {
+  if (await verifies(basic, issuer.x509.publicKey)) return asnOf(issuer);
   for (const asn of basic.certs ?? []) {
     const delegate = new x509.X509Certificate(AsnConvert.serialize(asn));
     const eku = delegate.getExtension(x509.ExtendedKeyUsageExtension);
     if (!eku?.usages.includes(id_kp_OCSPSigning)) continue;
     if (delegate.notBefore.getTime() > now.getTime() || delegate.notAfter.getTime() < now.getTime()) continue;
     if (!(await delegate.verify({ publicKey: issuer.x509.publicKey, signatureOnly: true }).catch(() => false))) continue;
-    if (await verifies(basic, delegate.publicKey)) return true;
+    if (await verifies(basic, delegate.publicKey)) return asn;
   }
+  return null;
+}
+
+/** RFC 6960 §4.2.1: the ResponderID is the signer's subject, or the SHA-1 of its subjectPublicKey BIT STRING's value. */
+async function namesSigner(id: ResponderID, signer: Certificate): Promise<boolean> {
+  const tbs = signer.tbsCertificate;
+  if (id.byName) return sameBytes(new Uint8Array(AsnConvert.serialize(id.byName)), new Uint8Array(AsnConvert.serialize(tbs.subject)));
+  if (id.byKey) return sameBytes(new Uint8Array(id.byKey.buffer), new Uint8Array(await sha1(tbs.subjectPublicKeyInfo.subjectPublicKey)));
   return false;
 }
 
