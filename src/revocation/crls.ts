@@ -29,9 +29,16 @@ export class CrlSource {
     this.decode = decoding.decode;
   }
 
-  async fetch(url: string, conditional: Conditional = {}): Promise<FetchResult> {
+  /**
+   * `staleIfUnchanged`: the stored CRL is past or near its nextUpdate, so a 304 (the same stale list again) is a
+   * failed refresh, counted and thrown as one, rather than a good answer that hides the CRL running out.
+   */
+  async fetch(url: string, conditional: Conditional = {}, staleIfUnchanged = false): Promise<FetchResult> {
     try {
       const result = await fetchRevocationUrl(url, this.allowed, conditional);
+      if (result.status === 304 && staleIfUnchanged) {
+        throw new Error("the server answers 304 Not Modified, but the stored CRL is past or near its nextUpdate");
+      }
       this.metrics.revocationFetches.inc("crl", result.status === 304 ? "not_modified" : "ok");
       return result;
     } catch (err) {

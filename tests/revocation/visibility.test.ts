@@ -8,7 +8,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as x509 from "../../src/pki/x509.ts";
 import { createLogger } from "../../src/log.ts";
-import { crlSourceFor } from "../../src/revocation/crls.ts";
+import { CrlSource, crlSourceFor } from "../../src/revocation/crls.ts";
+import { Metrics } from "../../src/metrics/registry.ts";
+import { CrlServer } from "../helpers/crl-server.ts";
 import { CrlRefresher } from "../../src/revocation/refresher.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { storageDrivers } from "../helpers/databases.ts";
@@ -91,6 +93,43 @@ for (const driver of drivers) {
         expect(warnings()[0]).toMatchObject({ level: "warn", url: `${base}/expiring.crl`, nextUpdate: expect.any(String) });
       } finally {
         down = false;
+      }
+    });
+
+    it("counts a 304 for a CRL near or past its nextUpdate as a failed refresh: status, warning and metric", async () => {
+      const ca = await makeCa({ subject: `CN=Always 304 ${driver}` });
+      const crls = new CrlServer();
+      await crls.start();
+      try {
+        const now = Date.now();
+        // The server keeps the same list (and ETag) for good: every refresh is answered 304.
+        const url = await crls.serve("/same.crl", ca, [], { thisUpdate: new Date(now), nextUpdate: new Date(now + 10 * HOUR) });
+        const id = await attach({ caCertificate: ca.pem, crlUrls: [url] });
+        const lines: Record<string, unknown>[] = [];
+        const metrics = new Metrics();
+        const source = new CrlSource(svc.service.config.REVOCATION_FETCH_ALLOWED_HOSTS, svc.service.config.CRL_REFRESH_INTERVAL, metrics);
+        const refresher = new CrlRefresher(svc.service.database.db, source, createLogger("warn", (line) => lines.push(JSON.parse(line)), "json"));
+        const status = async () => (await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`)).json.identityTlsCertAuth.crlUrlStatus[0].status as string;
+        const warnings = () => lines.filter((l) => String(l.msg).includes("its refresh failed")).map((l) => l.msg);
+
+        // Fresh: a 304 is a good answer.
+        await refresher.refreshDue(new Date(now + 2 * HOUR));
+        expect(crls.hits.get("/same.crl")).toBe(2);
+        expect(await status()).toBe("not_modified");
+        expect(metrics.revocationFetches.get("crl", "not_modified")).toBe(1);
+
+        // In the last tenth, then past nextUpdate: the same 304 is a failure, with the warnings of a failed refresh.
+        await refresher.refreshDue(new Date(now + 9.5 * HOUR));
+        expect(crls.hits.get("/same.crl")).toBe(3);
+        expect(await status()).toContain("failed: the server answers 304 Not Modified");
+        expect(metrics.revocationFetches.get("crl", "failed")).toBe(1);
+        expect(warnings()).toEqual(["CRL expires soon and its refresh failed"]);
+        await refresher.refreshDue(new Date(now + 11 * HOUR));
+        expect(metrics.revocationFetches.get("crl", "failed")).toBe(2);
+        expect(metrics.revocationFetches.get("crl", "not_modified")).toBe(1);
+        expect(warnings()).toEqual(["CRL expires soon and its refresh failed", "CRL expired and its refresh failed"]);
+      } finally {
+        crls.stop();
       }
     });
   });
