@@ -4,6 +4,10 @@
  * written once per CRL and state. A local HTTP server serves the CRLs; the refresher runs at chosen times.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as x509 from "../../src/pki/x509.ts";
@@ -13,7 +17,7 @@ import { Metrics } from "../../src/metrics/registry.ts";
 import { CrlServer } from "../helpers/crl-server.ts";
 import { CrlRefresher } from "../../src/revocation/refresher.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
-import { storageDrivers } from "../helpers/databases.ts";
+import { createPostgresDatabase, embeddedDatabase, rowsOf, storageDrivers } from "../helpers/databases.ts";
 import { bundle, makeCa, makeCrl, makeLeaf } from "../fixtures/pki.ts";
 
 const HOUR = 3600 * 1000;
@@ -133,4 +137,45 @@ for (const driver of drivers) {
       }
     });
   });
+}
+
+for (const driver of drivers) {
+  it(`certauth_crl_next_update_seconds covers uploaded CRLs stored before crls_next_update existed, from the next start, on ${driver}`, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "certauth-visibility-"));
+    const database = driver === "postgres" ? await createPostgresDatabase() : embeddedDatabase();
+    const start = () => startService(driver, { DATA_DIR: dataDir }, database);
+    try {
+      const ca = await makeCa({ subject: `CN=Before 0003 ${driver}` });
+      const noNextUpdate = await makeCa({ subject: `CN=No nextUpdate ${driver}` });
+      const now = Date.now();
+      let svc = await start();
+      const orgId = (await svc.admin("/api/v1/organizations", { body: { name: "Old", slug: "old" } })).json.organization.id;
+      const attach = async (body: Record<string, unknown>) => {
+        const id = (await svc.admin("/api/v1/identities", { body: { name: `id-${crypto.randomUUID()}`, organizationId: orgId } })).json.identity.id;
+        expect((await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${id}`, { body })).status).toBe(200);
+      };
+      const crl = (await makeCrl({ issuer: ca, nextUpdate: new Date(now + 30 * HOUR) })).pem;
+      // More configurations than one page of the start's pass reads.
+      for (let i = 0; i < 40; i++) await attach({ caCertificate: ca.pem, crls: crl });
+      await attach({ caCertificate: noNextUpdate.pem, crls: (await makeCrl({ issuer: noNextUpdate, nextUpdate: null })).pem });
+      const gauge = async () => Number(/^certauth_crl_next_update_seconds (-?\d+)$/m.exec((await svc.call("/metrics")).text)?.[1]);
+      expect(Math.abs((await gauge()) - 30 * 3600)).toBeLessThan(120);
+      // As a configuration attached before migration 0003 is stored.
+      await svc.service.database.db.execute(sql`update identity_tls_cert_auths set crls_next_update = null`);
+      expect(await gauge()).toBeNaN();
+      await svc.stop();
+
+      svc = await start();
+      try {
+        expect(Math.abs((await gauge()) - 30 * 3600)).toBeLessThan(120);
+        const rows = rowsOf(await svc.service.database.db.execute(sql`select crls_next_update from identity_tls_cert_auths order by crls_next_update nulls last`));
+        expect(rows.map((r) => r.crls_next_update === null)).toEqual([...Array(40).fill(false), true]);
+      } finally {
+        await svc.stop();
+      }
+    } finally {
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 }
