@@ -228,7 +228,8 @@ describe.each(drivers)("changing TOKEN_SIGNING_ALG on %s", (driver) => {
     }
   }, 120_000);
 
-  it.skipIf(driver !== "postgres")("an instance still on the previous algorithm keeps its retired key rather than making a new one", async () => {
+  // Two instances at once on one database: PostgreSQL's (the embedded one takes one process).
+  if (driver === "postgres") it("an instance still on the previous algorithm keeps its retired key rather than making a new one", async () => {
     const old = await start("EdDSA");
     const kid = decodeProtectedHeader(await tokenFrom(old)).kid;
     const fresh = await start("ES256");
