@@ -10,7 +10,7 @@ import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
-import { assertClaimMappings, MAX_CLAIM_MAPPINGS } from "../claims/mappings.ts";
+import { assertClaimMappings, MAX_CLAIM_MAPPINGS, refusePrototypeName } from "../claims/mappings.ts";
 import { fetchedCrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
 
 const TTL_LIMIT = 315_360_000;
@@ -61,11 +61,14 @@ const fields = {
     .max(8)
     .refine((list) => new Set(list).size === list.length, "must not repeat an audience")
     .nullable(),
-  // Names and sources are checked with the rest of the settings (400 naming the entry).
-  claimMappings: z
-    .record(z.string().max(256), z.string().max(256))
-    .refine((m) => Object.keys(m).length <= MAX_CLAIM_MAPPINGS, `must have at most ${MAX_CLAIM_MAPPINGS} claims`)
-    .nullable(),
+  // Names and sources are checked with the rest of the settings (400 naming the entry); `__proto__` before zod drops it.
+  claimMappings: z.preprocess(
+    refusePrototypeName,
+    z
+      .record(z.string().max(256), z.string().max(256))
+      .refine((m) => Object.keys(m).length <= MAX_CLAIM_MAPPINGS, `must have at most ${MAX_CLAIM_MAPPINGS} claims`)
+      .nullable(),
+  ),
   accessTokenTrustedIps: trustedIpsInput,
   accessTokenTTL: ttl,
   accessTokenMaxTTL: ttl,

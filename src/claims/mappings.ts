@@ -34,6 +34,17 @@ function compile(mappings: Record<string, string>): ClaimMapping[] {
   });
 }
 
+/**
+ * Runs on the raw JSON before zod reads claimMappings: a record schema would drop a `__proto__` name silently
+ * (assigning it sets the prototype), so the entry would vanish where any other bad name is a 400.
+ */
+export function refusePrototypeName(raw: unknown): unknown {
+  if (raw !== null && typeof raw === "object" && Object.hasOwn(raw, "__proto__")) {
+    throw badRequest('The claim name "__proto__" in claimMappings cannot be a claim; choose another name.');
+  }
+  return raw;
+}
+
 /** Checks a configuration's claimMappings; a 400 names the entry at fault. */
 export function assertClaimMappings(mappings: Record<string, string> | null | undefined): void {
   if (mappings) compile(mappings);

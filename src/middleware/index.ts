@@ -11,6 +11,7 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
+  errors,
   jwtVerify,
   type JSONWebKeySet,
   type JWTPayload,
@@ -53,7 +54,10 @@ export interface CertauthAuthOptions {
 /** `c.var.certauth`: the verified claims; `c.var.certauthMappedClaims`: those of claimMappings alone. */
 export type CertauthEnv = { Variables: { certauth: CertauthClaims; certauthMappedClaims: MappedClaims } };
 
-/** A Hono middleware that sets `c.var.certauth` to the verified claims, or answers 401. */
+/**
+ * A Hono middleware that sets `c.var.certauth` to the verified claims, or answers 401; 503 when certauth's
+ * discovery, JWKS or introspection cannot be had, so that a client does not drop a token that may be valid.
+ */
 export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<CertauthEnv> {
   const doFetch = bounded(options.fetch ?? ((input: string, init: RequestInit) => fetch(input, init)));
   const verifyWith = keyResolver(options, doFetch);
@@ -73,7 +77,8 @@ export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<Ce
       });
       if (payload.authTokenType !== "identityAccessToken" || typeof payload.identityId !== "string") throw new Error("not an access token");
       claims = payload as CertauthClaims;
-    } catch {
+    } catch (err) {
+      if (err instanceof KeysUnavailable) return unavailable(c, "certauth's signing keys could not be fetched to verify the token.");
       return refuse(c, "invalid_token", "The access token is not valid.");
     }
 
@@ -96,7 +101,7 @@ export function certauthAuth(options: CertauthAuthOptions): MiddlewareHandler<Ce
         active = res.ok && (await res.json()).active === true;
       } catch {
         // Fail closed: without an answer, revocation cannot be ruled out.
-        return c.json({ error: "temporarily_unavailable", message: "certauth could not be reached to check the token." }, 503);
+        return unavailable(c, "certauth could not be reached to check the token.");
       }
       if (!active) return refuse(c, "invalid_token", "The access token is no longer active.");
     }
@@ -137,12 +142,12 @@ function keyResolver(options: CertauthAuthOptions, doFetch: Fetch): JWTVerifyGet
   if (options.jwks) return createLocalJWKSet(options.jwks);
   const remote = (url: string | URL) =>
     createRemoteJWKSet(new URL(url), { ...options.jwksCache, [customFetch]: (input: string, init: RequestInit) => doFetch(input, init) });
-  if (options.jwksUrl) return remote(options.jwksUrl);
+  if (options.jwksUrl) return keysOrUnavailable(remote(options.jwksUrl));
   if (typeof options.issuer !== "string") throw new Error("certauthAuth needs jwksUrl, jwks, secret or one issuer URL");
   const issuer = options.issuer;
   // Discovered on first use; a failed discovery is tried again on the next request.
   let discovered: Promise<JWTVerifyGetKey> | undefined;
-  return async (header, token) => {
+  return keysOrUnavailable(async (header, token) => {
     if (!discovered) {
       const attempt = discoverJwks(issuer, doFetch).then(remote);
       attempt.catch(() => {
@@ -151,6 +156,21 @@ function keyResolver(options: CertauthAuthOptions, doFetch: Fetch): JWTVerifyGet
       discovered = attempt;
     }
     return (await discovered)(header, token);
+  });
+}
+
+/** The issuer's discovery or JWKS could not be fetched or read: nothing is known about the token. */
+class KeysUnavailable extends Error {}
+
+/** Failures of the token (no key has its kid, or several) stay what they are; any other is KeysUnavailable. */
+function keysOrUnavailable(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await getKey(header, token);
+    } catch (err) {
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys || err instanceof errors.JOSENotSupported) throw err;
+      throw new KeysUnavailable("certauth's keys could not be fetched", { cause: err });
+    }
   };
 }
 
@@ -161,6 +181,14 @@ async function discoverJwks(issuer: string, doFetch: Fetch): Promise<string> {
   const document = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
   if (document.issuer !== issuer || typeof document.jwks_uri !== "string") throw new Error(`OpenID configuration of ${issuer} names another issuer`);
   return document.jwks_uri;
+}
+
+/** Seconds a client is asked to wait: a failed discovery or JWKS fetch is tried again on the next request. */
+const RETRY_AFTER_SECONDS = 5;
+
+function unavailable(c: Context, message: string) {
+  c.header("retry-after", String(RETRY_AFTER_SECONDS));
+  return c.json({ error: "temporarily_unavailable", message }, 503);
 }
 
 function refuse(c: Context, error: "invalid_request" | "invalid_token", message: string) {

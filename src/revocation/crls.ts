@@ -1,10 +1,11 @@
-import { and, eq, inArray, min, notInArray, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, isNull, min, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
 import { badRequest } from "../errors.ts";
 import type { Config } from "../config.ts";
 import { Metrics } from "../metrics/registry.ts";
-import { compileCrl, type CrlDecoder, type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import { compileCrl, compileTrust, type CrlDecoder, type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import type { Logger } from "../log.ts";
 import { CrlDecoding } from "./crl-decoding.ts";
 import type { AllowedHosts } from "../net/allowed-hosts.ts";
 import { fetchRevocationUrl, FetchRefused, type Conditional, type FetchResult } from "./fetch.ts";
@@ -29,9 +30,16 @@ export class CrlSource {
     this.decode = decoding.decode;
   }
 
-  async fetch(url: string, conditional: Conditional = {}): Promise<FetchResult> {
+  /**
+   * `staleIfUnchanged`: the stored CRL is past or near its nextUpdate, so a 304 (the same stale list again) is a
+   * failed refresh, counted and thrown as one, rather than a good answer that hides the CRL running out.
+   */
+  async fetch(url: string, conditional: Conditional = {}, staleIfUnchanged = false): Promise<FetchResult> {
     try {
       const result = await fetchRevocationUrl(url, this.allowed, conditional);
+      if (result.status === 304 && staleIfUnchanged) {
+        throw new Error("the server answers 304 Not Modified, but the stored CRL is past or near its nextUpdate");
+      }
       this.metrics.revocationFetches.inc("crl", result.status === 304 ? "not_modified" : "ok");
       return result;
     } catch (err) {
@@ -163,6 +171,46 @@ export async function soonestNextUpdate(db: Db): Promise<Date | null> {
   const [uploaded] = await db.select({ soonest: min(identityTlsCertAuths.crlsNextUpdate) }).from(identityTlsCertAuths);
   const times = [fetched?.soonest, uploaded?.soonest].flatMap((d) => (d == null ? [] : [new Date(d).getTime()]));
   return times.length ? new Date(Math.min(...times)) : null;
+}
+
+/** Configurations compiled per page of the start's pass over uploaded CRLs. */
+const FILL_PAGE = 32;
+
+/**
+ * Sets crls_next_update where it is null but `crls` is not: configurations attached before the column existed,
+ * which certauth_crl_next_update_seconds would otherwise miss until their next PATCH. One pass at start, a page
+ * at a time by id, each configuration compiled (and verified) as an attach does; a row changed meanwhile is left
+ * alone. A configuration whose CRLs have no nextUpdate stays null and is read again at the next start. Answers
+ * how many rows it set.
+ */
+export async function fillUploadedCrlsNextUpdate(db: Db, decode: CrlDecoder, log: Logger): Promise<number> {
+  let filled = 0;
+  for (let after = ""; ; ) {
+    const page = await db
+      .select({ id: identityTlsCertAuths.id, caCertificate: identityTlsCertAuths.caCertificate, crls: identityTlsCertAuths.crls })
+      .from(identityTlsCertAuths)
+      .where(and(isNotNull(identityTlsCertAuths.crls), isNull(identityTlsCertAuths.crlsNextUpdate), after ? gt(identityTlsCertAuths.id, after) : undefined))
+      .orderBy(asc(identityTlsCertAuths.id))
+      .limit(FILL_PAGE);
+    for (const row of page) {
+      let soonest: Date | null;
+      try {
+        soonest = (await compileTrust({ ...row, verifyClientCertificateChain: false, allowedCommonNames: null, allowedSubjectAltNames: null, allowedOrganizations: null, allowedOrganizationalUnits: null }, decode)).uploadedCrlsNextUpdate;
+      } catch (err) {
+        log.warn("uploaded CRLs of a configuration could not be read for certauth_crl_next_update_seconds", { configId: row.id, error: (err as Error).message });
+        continue;
+      }
+      if (!soonest) continue;
+      const set = await db
+        .update(identityTlsCertAuths)
+        .set({ crlsNextUpdate: soonest })
+        .where(and(eq(identityTlsCertAuths.id, row.id), isNull(identityTlsCertAuths.crlsNextUpdate), eq(identityTlsCertAuths.crls, row.crls!)))
+        .returning({ id: identityTlsCertAuths.id });
+      filled += set.length;
+    }
+    if (page.length < FILL_PAGE) return filled;
+    after = page[page.length - 1]!.id;
+  }
 }
 
 /** Moves a configuration's version forward, so every instance's TrustCache compiles the new CRL. */

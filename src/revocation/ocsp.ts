@@ -9,10 +9,12 @@ import {
   OCSPResponse,
   OCSPResponseStatus,
   Request,
+  ResponderID,
   TBSRequest,
 } from "@peculiar/asn1-ocsp";
 import { AlgorithmIdentifier, Certificate, Extension } from "@peculiar/asn1-x509";
 import type { ParsedCertificate } from "../pki/lib/certificate.ts";
+import { ByteBudgetCache } from "../pki/index.ts";
 import type { Config } from "../config.ts";
 import type { OcspAnswer, OcspLookup, OcspSettings } from "../pki/types.ts";
 import * as x509 from "../pki/x509.ts";
@@ -30,8 +32,14 @@ export const OCSP_LOGIN_BUDGET_MS = 5_000;
 const FIRST_BACKOFF_MS = 50;
 /** thisUpdate may be this far in the future, nextUpdate this far in the past (clocks differ). */
 const CLOCK_SKEW_MS = 5 * 60_000;
-/** Cached answers at most; the oldest goes first. Each entry is a key of about 200 bytes and a status. */
-const MAX_CACHED = 10_000;
+/**
+ * What cached answers may take, the least recently used going first. An entry keeps the parsed status and times,
+ * never the answer's bytes, and is charged its key (issuer, serial, responder URL: 2 bytes a character, as a URL
+ * from a certificate's AIA has no set length) and a fixed overhead. About 16,000 answers with 200-character keys.
+ */
+const CACHE_BYTES = 8 * 1024 * 1024;
+/** The parsed answer (a status and two times) and its map slot, besides the key. */
+const ENTRY_OVERHEAD_BYTES = 100;
 const SHA1 = "1.3.14.3.2.26";
 
 interface Cached {
@@ -48,12 +56,20 @@ class Unavailable extends Error {}
  * does no network I/O.
  */
 export class OcspClient {
-  readonly #cache = new Map<string, Cached>();
+  readonly #cache: ByteBudgetCache<string, Cached>;
 
   constructor(
     private readonly allowed: AllowedHosts,
     private readonly metrics: Metrics = new Metrics(),
-  ) {}
+    cacheBytes = CACHE_BYTES,
+  ) {
+    this.#cache = new ByteBudgetCache(cacheBytes);
+  }
+
+  /** What the cached answers are charged now, at most the budget. */
+  get cachedBytes(): number {
+    return this.#cache.bytes;
+  }
 
   async status(cert: ParsedCertificate, issuer: ParsedCertificate, settings: OcspSettings, now: Date, deadline: number): Promise<OcspAnswer> {
     const servers = settings.serversOverride ?? ocspUrlsOf(cert);
@@ -121,9 +137,7 @@ export class OcspClient {
   }
 
   #remember(key: string, entry: Cached) {
-    this.#cache.delete(key);
-    this.#cache.set(key, entry);
-    if (this.#cache.size > MAX_CACHED) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(key, entry, 2 * key.length + ENTRY_OVERHEAD_BYTES);
   }
 }
 
@@ -186,10 +200,12 @@ async function checkResponse(
     if (err instanceof Unavailable) throw err;
     throw new Unavailable("the answer is not an OCSP response");
   }
-  if (!(await signedByIssuerOrDelegate(basic, issuer, now))) {
+  const signer = await signerOf(basic, issuer, now);
+  if (!signer) {
     throw new Unavailable("the answer is signed neither by the issuer nor by a responder the issuer delegated with id-kp-OCSPSigning");
   }
   const data = basic.tbsResponseData;
+  if (!(await namesSigner(data.responderID, signer))) throw new Unavailable("the answer's ResponderID does not name the certificate whose key signed it");
   const answeredNonce = data.responseExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
   if (answeredNonce && !sameBytes(new Uint8Array(answeredNonce.extnValue.buffer), nonce)) throw new Unavailable("the answer's nonce is not the request's");
   const single = data.responses.find((r) => sameBytes(new Uint8Array(AsnConvert.serialize(r.certID)), new Uint8Array(AsnConvert.serialize(certId))));
@@ -205,17 +221,28 @@ async function checkResponse(
   return { status, thisUpdate, nextUpdate: nextUpdate ?? 0 };
 }
 
-/** RFC 6960 §4.2.2.2: the issuer's key, or a certificate in the answer that the issuer signed for id-kp-OCSPSigning. */
-async function signedByIssuerOrDelegate(basic: BasicOCSPResponse, issuer: ParsedCertificate, now: Date): Promise<boolean> {
-  if (await verifies(basic, issuer.x509.publicKey)) return true;
+/**
+ * RFC 6960 §4.2.2.2: the certificate whose key signed the answer: the issuer, or one in the answer that the issuer
+ * signed for id-kp-OCSPSigning.
+ */
+async function signerOf(basic: BasicOCSPResponse, issuer: ParsedCertificate, now: Date): Promise<Certificate | null> {
+  if (await verifies(basic, issuer.x509.publicKey)) return asnOf(issuer);
   for (const asn of basic.certs ?? []) {
     const delegate = new x509.X509Certificate(AsnConvert.serialize(asn));
     const eku = delegate.getExtension(x509.ExtendedKeyUsageExtension);
     if (!eku?.usages.includes(id_kp_OCSPSigning)) continue;
     if (delegate.notBefore.getTime() > now.getTime() || delegate.notAfter.getTime() < now.getTime()) continue;
     if (!(await delegate.verify({ publicKey: issuer.x509.publicKey, signatureOnly: true }).catch(() => false))) continue;
-    if (await verifies(basic, delegate.publicKey)) return true;
+    if (await verifies(basic, delegate.publicKey)) return asn;
   }
+  return null;
+}
+
+/** RFC 6960 §4.2.1: the ResponderID is the signer's subject, or the SHA-1 of its subjectPublicKey BIT STRING's value. */
+async function namesSigner(id: ResponderID, signer: Certificate): Promise<boolean> {
+  const tbs = signer.tbsCertificate;
+  if (id.byName) return sameBytes(new Uint8Array(AsnConvert.serialize(id.byName)), new Uint8Array(AsnConvert.serialize(tbs.subject)));
+  if (id.byKey) return sameBytes(new Uint8Array(id.byKey.buffer), new Uint8Array(await sha1(tbs.subjectPublicKeyInfo.subjectPublicKey)));
   return false;
 }
 

@@ -77,7 +77,7 @@ export class CrlRefresher {
   async #refresh(row: typeof fetchedCrls.$inferSelect, now: Date): Promise<void> {
     const key = and(eq(fetchedCrls.configId, row.configId), eq(fetchedCrls.url, row.url));
     try {
-      const result = await this.source.fetch(row.url, { etag: row.etag, lastModified: row.lastModified });
+      const result = await this.source.fetch(row.url, { etag: row.etag, lastModified: row.lastModified }, expiryState(row, now) !== "fresh");
       if (result.status === 304) {
         await this.db
           .update(fetchedCrls)

@@ -10,10 +10,11 @@ import { makeSelfSignedServerCert } from "../tls/self-signed.ts";
 import { ensureAdminToken } from "../admin/admin-token.ts";
 import { KeyEncryption, KeyStore } from "../tokens/key-store.ts";
 import { createSigner, type TokenSigner } from "../tokens/signer.ts";
+import { retireOtherAlgorithms } from "../tokens/rotate.ts";
 import { nodeSign } from "../adapters/node-sign.ts";
 import type { TlsMaterial } from "../adapters/serve.ts";
 import { Metrics } from "../metrics/registry.ts";
-import { crlSourceFor } from "../revocation/crls.ts";
+import { crlSourceFor, fillUploadedCrlsNextUpdate } from "../revocation/crls.ts";
 import { CrlRefresher } from "../revocation/refresher.ts";
 
 export interface Service {
@@ -53,8 +54,12 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
       issuer: issuerUrl(config),
       verifyIssuer: config.ISSUER_URL !== undefined,
     });
+    const retired = await retireOtherAlgorithms(keys, config.TOKEN_SIGNING_ALG, config.MAX_TOKEN_TTL, clock());
+    if (retired.length > 0) log.info("retired the signing keys of another algorithm", { kids: retired, alg: config.TOKEN_SIGNING_ALG });
     const metrics = new Metrics();
     const crlSource = crlSourceFor(config, metrics);
+    const filled = await fillUploadedCrlsNextUpdate(database.db, crlSource.decode, log);
+    if (filled > 0) log.info("read the nextUpdate of uploaded CRLs stored before it was kept", { configurations: filled });
     const app = createApp({ config, database, log, clock, adminTokenHash, signer, metrics, crlSource });
     const crlRefresher = new CrlRefresher(database.db, crlSource, log);
     crlRefresher.start();

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, or } from "drizzle-orm";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import type { Db } from "../db/client.ts";
 import { settings, signingKeys } from "../db/schema.ts";
@@ -52,13 +52,18 @@ export class KeyStore {
 
   /** The key new tokens are signed with; created on first use of an algorithm. */
   async activeKey(alg: AsymmetricAlg): Promise<StoredKey> {
+    return (await this.unretiredKey(alg)) ?? this.create(alg);
+  }
+
+  /** The newest unretired key of `alg`, if there is one. */
+  async unretiredKey(alg: AsymmetricAlg): Promise<StoredKey | undefined> {
     const [row] = await this.db
       .select()
       .from(signingKeys)
       .where(and(eq(signingKeys.alg, alg), isNull(signingKeys.retiredAt)))
       .orderBy(desc(signingKeys.createdAt))
       .limit(1);
-    return row ? this.unseal(row) : this.create(alg);
+    return row ? this.unseal(row) : undefined;
   }
 
   /** Adds a new key for `alg`; the previous ones stay published until `publishOldUntil`. */
@@ -72,6 +77,19 @@ export class KeyStore {
       await tx.insert(signingKeys).values(created.row);
     });
     return created.key;
+  }
+
+  /**
+   * Retires the unretired keys of every algorithm but `alg` (TOKEN_SIGNING_ALG changed); they stay published until
+   * `publishUntil`. Instances starting together run the same update: the first retires, the others find nothing.
+   */
+  async retireOtherAlgorithms(alg: string, publishUntil: Date): Promise<string[]> {
+    const retired = await this.db
+      .update(signingKeys)
+      .set({ retiredAt: new Date(), publishUntil })
+      .where(and(ne(signingKeys.alg, alg), isNull(signingKeys.retiredAt)))
+      .returning({ kid: signingKeys.kid });
+    return retired.map((r) => r.kid);
   }
 
   /** Public keys still needed to verify live tokens. */

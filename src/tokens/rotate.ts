@@ -16,7 +16,19 @@ export interface Rotation {
  * yet seen the new key keeps signing with the old one for up to the refresh interval.
  */
 export async function rotateSigningKey(keys: KeyStore, alg: AsymmetricAlg, maxTokenTtl: number, now = new Date()): Promise<Rotation> {
-  const oldKeysPublishedUntil = new Date(now.getTime() + maxTokenTtl * 1000 + 2 * ACTIVE_KEY_REFRESH_MS);
+  const oldKeysPublishedUntil = replacedKeysPublishedUntil(maxTokenTtl, now);
   const key = await keys.rotate(alg, oldKeysPublishedUntil);
   return { kid: key.kid, alg, oldKeysPublishedUntil };
+}
+
+/**
+ * At start: the keys of an algorithm TOKEN_SIGNING_ALG no longer names are retired like rotated ones, so the
+ * tokens they signed stay valid until they expire and then the keys leave the JWKS. Answers the retired kids.
+ */
+export async function retireOtherAlgorithms(keys: KeyStore, alg: AsymmetricAlg | "HS256", maxTokenTtl: number, now = new Date()): Promise<string[]> {
+  return keys.retireOtherAlgorithms(alg, replacedKeysPublishedUntil(maxTokenTtl, now));
+}
+
+function replacedKeysPublishedUntil(maxTokenTtl: number, now: Date): Date {
+  return new Date(now.getTime() + maxTokenTtl * 1000 + 2 * ACTIVE_KEY_REFRESH_MS);
 }

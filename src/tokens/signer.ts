@@ -90,11 +90,10 @@ async function asymmetricSigner(
   nativeSign?: NativeSign,
 ): Promise<TokenSigner> {
   const verifyKeys = new Map<string, { loadedAt: number; found: Promise<VerifyKey | null> }>();
-  let active = await loadActive();
+  let active = await toActive(await keys.activeKey(alg));
   let checkedAt = Date.now();
 
-  async function loadActive() {
-    const stored = await keys.activeKey(alg);
+  async function toActive(stored: StoredKey) {
     return {
       kid: stored.kid,
       key: (await importJWK(stored.privateJwk!, alg)) as JoseKey,
@@ -107,7 +106,9 @@ async function asymmetricSigner(
   async function currentKey() {
     if (Date.now() - checkedAt > ACTIVE_KEY_REFRESH_MS) {
       checkedAt = Date.now();
-      active = await loadActive();
+      // None unretired: an instance started with another TOKEN_SIGNING_ALG retired it; keep it rather than make a key nobody retires.
+      const stored = await keys.unretiredKey(alg);
+      if (stored) active = await toActive(stored);
     }
     return active;
   }
@@ -155,7 +156,7 @@ async function asymmetricSigner(
     async rotate(keepOldFor) {
       const rotated = await rotateSigningKey(keys, alg, keepOldFor, clock());
       verifyKeys.clear();
-      active = await loadActive();
+      active = await toActive(await keys.activeKey(alg));
       checkedAt = Date.now();
       return rotated.kid;
     },

@@ -116,6 +116,28 @@ describe("claimMappings and tokenAudiences", () => {
     },
   );
 
+  it("refuses the claim name __proto__ with a 400, on attach and on update, rather than dropping it", async () => {
+    // Raw JSON: `__proto__` is then an own member of the parsed object, as any client can send it.
+    const mappings = '{"__proto__": "subject.CN", "team": "subject.OU"}';
+    const identity = await svc.admin("/api/v1/identities", {
+      body: { name: `id-${crypto.randomUUID()}`, organizationId: (await svc.admin("/api/v1/organizations", { body: { name: "x", slug: `o-${crypto.randomUUID().slice(0, 8)}` } })).json.organization.id },
+    });
+    const attach = await svc.admin(config(identity.json.identity.id), {
+      rawBody: `{"caCertificate": ${JSON.stringify(root.pem)}, "claimMappings": ${mappings}}`,
+    });
+    expect(attach.status).toBe(400);
+    expect(attach.json).toMatchObject({ statusCode: 400, error: "BadRequest" });
+    expect(attach.json.message).toContain('"__proto__"');
+
+    const id = await identityWith(svc, { claimMappings: { team: "subject.OU" } });
+    const update = await svc.admin(config(id), { method: "PATCH", rawBody: `{"claimMappings": ${mappings}}` });
+    expect(update.status).toBe(400);
+    expect(update.json.message).toContain('"__proto__"');
+    expect((await svc.admin(config(id))).json.identityTlsCertAuth.claimMappings).toEqual({ team: "subject.OU" });
+    // A name that merely contains it is an ordinary name.
+    expect((await svc.admin(config(id), { method: "PATCH", body: { claimMappings: { x__proto__: "subject.CN" } } })).status).toBe(200);
+  });
+
   it("refuses an unknown source or a malformed name with a 400, and bounds with a 422", async () => {
     const id = await identityWith(svc, {});
     const patch = (body: Record<string, unknown>) => svc.admin(config(id), { method: "PATCH", body });

@@ -9,7 +9,7 @@ export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? "postgres://postgres@127.
 
 export interface TestDatabase {
   name: "pglite" | "postgres";
-  /** Value for DATABASE_URL. */
+  /** Value for DATABASE_URL; empty for the embedded database in DATA_DIR. */
   url: string;
   drop(): Promise<void>;
 }
@@ -62,6 +62,11 @@ export async function storageDrivers(): Promise<TestDatabase["name"][]> {
 export async function createTestDatabase(name: TestDatabase["name"]): Promise<TestDatabase> {
   if (name === "postgres") return createPostgresDatabase();
   return { name: "pglite", url: "memory://", drop: async () => {} };
+}
+
+/** The embedded database in DATA_DIR (no DATABASE_URL): kept across restarts that pass the same DATA_DIR. */
+export function embeddedDatabase(): TestDatabase {
+  return { name: "pglite", url: "", drop: async () => {} };
 }
 
 /** The rows of a raw `db.execute`: postgres.js answers an array, PGlite `{ rows }`. */

@@ -28,9 +28,10 @@ export async function startService(
   database?: TestDatabase,
 ): Promise<RunningService> {
   const db = database ?? (await createTestDatabase(driver));
-  const dataDir = mkdtempSync(join(tmpdir(), "certauth-test-"));
+  // A test that restarts on the same DATA_DIR passes it, and removes it itself.
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), "certauth-test-"));
   const service = await bootstrap(
-    { DATA_DIR: dataDir, DATABASE_URL: db.url, ADMIN_TOKEN, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...env },
+    { DATA_DIR: dataDir, ...(db.url ? { DATABASE_URL: db.url } : {}), ADMIN_TOKEN, LOG_LEVEL: "silent", HOST: "127.0.0.1", ...env },
     () => {},
   );
   // A test that needs its URL before the start (ISSUER_URL) passes the port it reserved as PORT.
@@ -50,7 +51,7 @@ export async function startService(
       await service.crlRefresher.stop();
       await service.database.close();
       if (!database) await db.drop();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!env.DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -4,58 +4,9 @@
  * either with the request's nonce or with another one. Storage plays no part, so PGlite only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import {
-  BasicOCSPResponse,
-  CertStatus,
-  id_pkix_ocsp_basic,
-  id_pkix_ocsp_nonce,
-  OCSPRequest,
-  OCSPResponse,
-  OCSPResponseStatus,
-  ResponderID,
-  ResponseBytes,
-  ResponseData,
-  SingleResponse,
-} from "@peculiar/asn1-ocsp";
-import { AlgorithmIdentifier, Extension, Name } from "@peculiar/asn1-x509";
-import * as x509 from "../../src/pki/x509.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
-import { bundle, makeCa, makeLeaf, type Issued } from "../fixtures/pki.ts";
-
-/** Answers every request "good", signed by `ca`, with the request's nonce or, when `mode` is "other", a fresh one. */
-async function signedAnswer(ca: Issued, requestDer: Uint8Array, mode: "echo" | "other"): Promise<Uint8Array> {
-  const request = AsnConvert.parse(requestDer, OCSPRequest);
-  const asked = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce);
-  const nonce =
-    mode === "echo" || !asked
-      ? asked
-      : new Extension({ extnID: id_pkix_ocsp_nonce, extnValue: new OctetString(AsnConvert.serialize(new OctetString(crypto.getRandomValues(new Uint8Array(16))))) });
-  const now = Date.now();
-  const data = new ResponseData({
-    responderID: new ResponderID({ byName: AsnConvert.parse(ca.cert.subjectName.toArrayBuffer(), Name) }),
-    producedAt: new Date(now),
-    responses: request.tbsRequest.requestList.map(
-      (r) => new SingleResponse({ certID: r.reqCert, certStatus: new CertStatus({ good: null }), thisUpdate: new Date(now - 1000), nextUpdate: new Date(now + 3600_000) }),
-    ),
-    responseExtensions: nonce ? [nonce] : undefined,
-  });
-  const tbs = AsnConvert.serialize(data);
-  const algorithm = { ...ca.key.signingAlgorithm, ...ca.key.keys.privateKey.algorithm } as Algorithm;
-  const raw = await crypto.subtle.sign(algorithm, ca.key.keys.privateKey, tbs);
-  const basic = new BasicOCSPResponse({
-    tbsResponseData: data,
-    signatureAlgorithm: new x509.AlgorithmProvider().toAsnAlgorithm(algorithm) as AlgorithmIdentifier,
-    signature: new x509.AsnEcSignatureFormatter().toAsnSignature(algorithm, raw) ?? raw,
-  });
-  const response = new OCSPResponse({
-    responseStatus: OCSPResponseStatus.successful,
-    responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
-  });
-  return new Uint8Array(AsnConvert.serialize(response));
-}
+import { signedAnswer, startResponder, type Responder } from "../helpers/ocsp-responder.ts";
+import { bundle, makeCa, makeLeaf } from "../fixtures/pki.ts";
 
 const root = await makeCa({ subject: "CN=OCSP Nonce Root" });
 const leaf = await makeLeaf({ issuer: root, cn: "nonce" });
@@ -63,23 +14,19 @@ const leaf = await makeLeaf({ issuer: root, cn: "nonce" });
 describe("the OCSP nonce", () => {
   let svc: RunningService;
   let orgId: string;
-  let server: Server;
+  let responder: Responder;
   let base = "";
 
   beforeAll(async () => {
-    server = createServer(async (req, res) => {
-      const [, mode, encoded] = (req.url ?? "").split("/");
-      const der = Buffer.from(decodeURIComponent(encoded ?? ""), "base64");
-      res.writeHead(200, { "content-type": "application/ocsp-response" }).end(await signedAnswer(root, der, mode === "other" ? "other" : "echo"));
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // Answers "good" signed by the CA, with the request's nonce under /echo and another one under /other.
+    responder = await startResponder((der, path) => signedAnswer(der, { signer: root, nonce: path === "/other" ? "other" : "echo" }));
+    base = responder.base;
     svc = await startService("pglite", { LOGIN_RATE_LIMIT: "0" });
     orgId = (await svc.admin("/api/v1/organizations", { body: { name: "Acme", slug: "acme" } })).json.organization.id;
   }, 120_000);
   afterAll(async () => {
     await svc?.stop();
-    server?.close();
+    responder?.close();
   });
 
   const loginVia = async (responder: string) => {

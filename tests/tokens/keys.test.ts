@@ -2,14 +2,17 @@
  * PRODUCT.md §1 TOKEN_SIGNING_ALG / AUTH_SECRET and §2.4 JWKS: keys generated on first start, kept encrypted in
  * the database, published with their kid, verifiable by anyone; rotation keeps old tokens valid.
  */
-import { afterAll, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, beforeAll, describe, expect, it, setSystemTime } from "bun:test";
 import { createPublicKey, verify as cryptoVerify } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import { sql } from "drizzle-orm";
-import { rowsOf, storageDrivers } from "../helpers/databases.ts";
+import { createPostgresDatabase, embeddedDatabase, rowsOf, storageDrivers, type TestDatabase } from "../helpers/databases.ts";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { KeyEncryption, KeyStore } from "../../src/tokens/key-store.ts";
-import { rotateSigningKey } from "../../src/tokens/rotate.ts";
+import { ACTIVE_KEY_REFRESH_MS, rotateSigningKey } from "../../src/tokens/rotate.ts";
 import { createIdentity, createOrg, expectRefused, JWKS, login, self } from "./world.ts";
 
 const drivers = await storageDrivers();
@@ -135,4 +138,114 @@ describe.each(drivers)("signing keys on %s", (driver) => {
       expectRefused(await self(svc, forged), 401, "invalid_token");
     });
   });
+});
+
+/** PRODUCT.md §1 TOKEN_SIGNING_ALG: after a change, the previous algorithm's keys are retired like rotated ones. */
+describe.each(drivers)("changing TOKEN_SIGNING_ALG on %s", (driver) => {
+  const MAX_TOKEN_TTL = 86_400;
+  const dataDir = mkdtempSync(join(tmpdir(), "certauth-alg-change-"));
+  let shared: TestDatabase;
+  const start = (alg: string) =>
+    startService(driver, { TOKEN_SIGNING_ALG: alg, KEY_ENCRYPTION_KEY: KEK, MAX_TOKEN_TTL: String(MAX_TOKEN_TTL), DATA_DIR: dataDir }, shared);
+  const keyRows = async (svc: RunningService) =>
+    rowsOf(await svc.service.database.db.execute(sql`select kid, alg, retired_at, publish_until from signing_keys order by created_at`)).map((r) => ({
+      kid: String(r.kid),
+      alg: String(r.alg),
+      retiredAt: r.retired_at === null ? null : new Date(r.retired_at as string),
+      publishUntil: r.publish_until === null ? null : new Date(r.publish_until as string),
+    }));
+
+  beforeAll(async () => {
+    shared = driver === "postgres" ? await createPostgresDatabase() : embeddedDatabase();
+  });
+  afterAll(async () => {
+    await shared?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("retires the previous algorithm's key at start: its tokens stay valid until they expire, then it leaves the JWKS", async () => {
+    const first = await start("EdDSA");
+    const oldToken = await tokenFrom(first);
+    const oldKid = decodeProtectedHeader(oldToken).kid!;
+    await first.stop();
+
+    const before = Date.now();
+    // Instances starting together with the new algorithm: one retires the key, the other finds nothing to retire.
+    const [second, third] = driver === "postgres" ? await Promise.all([start("RS256"), start("RS256")]) : [await start("RS256"), undefined];
+    const after = Date.now();
+    try {
+      const rows = await keyRows(second);
+      const old = rows.find((r) => r.kid === oldKid)!;
+      expect(old.retiredAt).not.toBeNull();
+      expect(old.publishUntil!.getTime()).toBeGreaterThanOrEqual(before + MAX_TOKEN_TTL * 1000);
+      expect(old.publishUntil!.getTime()).toBeLessThanOrEqual(after + MAX_TOKEN_TTL * 1000 + 120_000);
+      expect(rows.filter((r) => r.retiredAt === null).every((r) => r.alg === "RS256")).toBe(true);
+
+      // The EdDSA token, verified by an RS256 service, still works; the JWKS has both algorithms' keys.
+      expect((await self(second, oldToken)).status).toBe(200);
+      if (third) expect((await self(third, oldToken)).status).toBe(200);
+      const newToken = await tokenFrom(second);
+      expect(decodeProtectedHeader(newToken).alg).toBe("RS256");
+      const jwks = (await second.call(JWKS)).json.keys;
+      expect(jwks.map((k: { kid: string }) => k.kid)).toEqual(expect.arrayContaining([oldKid, decodeProtectedHeader(newToken).kid]));
+      expect(independentlyVerify(oldToken, jwks)).toBe(true);
+
+      // Once its last token can have expired the key is no longer published, nor accepted.
+      const keys = new KeyStore(second.service.database.db, await KeyEncryption.fromSecret(KEK));
+      const later = new Date(old.publishUntil!.getTime() + 1000);
+      const publishedLater = (await keys.publishedKeys(later)).map((k) => k.kid);
+      expect(publishedLater).not.toContain(oldKid);
+      expect(publishedLater).toContain(decodeProtectedHeader(newToken).kid!);
+      await expect(second.service.signer.verify(oldToken, later)).rejects.toThrow("no longer published");
+    } finally {
+      await third?.stop();
+      await second.stop();
+    }
+
+    // Another start with the same algorithm does not push the retired key's publication further.
+    const again = await start("RS256");
+    try {
+      const rows = await keyRows(again);
+      const old = rows.find((r) => r.kid === oldKid)!;
+      expect(old.publishUntil!.getTime()).toBeLessThanOrEqual(after + MAX_TOKEN_TTL * 1000 + 120_000);
+      expect((await self(again, oldToken)).status).toBe(200);
+    } finally {
+      await again.stop();
+    }
+
+    // And back: the RS256 keys are retired, EdDSA signs with a new key, not the retired one.
+    const back = await start("EdDSA");
+    try {
+      const rows = await keyRows(back);
+      expect(rows.filter((r) => r.alg === "RS256").every((r) => r.retiredAt !== null)).toBe(true);
+      const unretired = rows.filter((r) => r.retiredAt === null);
+      expect(unretired.map((r) => r.alg)).toEqual(["EdDSA"]);
+      expect(unretired[0]!.kid).not.toBe(oldKid);
+      expect(decodeProtectedHeader(await tokenFrom(back)).kid).toBe(unretired[0]!.kid);
+      expect((await self(back, oldToken)).status).toBe(200);
+    } finally {
+      await back.stop();
+    }
+  }, 120_000);
+
+  // Two instances at once on one database: PostgreSQL's (the embedded one takes one process).
+  if (driver === "postgres") it("an instance still on the previous algorithm keeps its retired key rather than making a new one", async () => {
+    const old = await start("EdDSA");
+    const kid = decodeProtectedHeader(await tokenFrom(old)).kid;
+    const fresh = await start("ES256");
+    try {
+      expect((await keyRows(fresh)).find((r) => r.kid === kid)!.retiredAt).not.toBeNull();
+      // Past the refresh interval the old instance looks for its algorithm's active key and finds none.
+      setSystemTime(new Date(Date.now() + ACTIVE_KEY_REFRESH_MS + 5_000));
+      const iat = Math.floor(Date.now() / 1000);
+      const token = await old.service.signer.sign({ sub: "x" }, iat, iat + 60);
+      setSystemTime();
+      expect(decodeProtectedHeader(token).kid).toBe(kid);
+      expect((await keyRows(fresh)).filter((r) => r.retiredAt === null).map((r) => r.alg)).toEqual(["ES256"]);
+    } finally {
+      setSystemTime();
+      await fresh.stop();
+      await old.stop();
+    }
+  }, 60_000);
 });
