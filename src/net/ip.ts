@@ -17,9 +17,15 @@ export function isPlainIp(text: string): boolean {
   return !tail.includes(".") || ipaddr.IPv4.isValidFourPartDecimal(tail);
 }
 
+/** "::a.b.c.d": an IPv4-compatible address (inet_ntop writes ::a00:1 so), which ipaddr.js reads as IPv4-mapped ::ffff:a.b.c.d. */
+const IPV4_COMPATIBLE = /^::(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
 /** A plain address as written, its family kept ("::ffff:10.0.0.1" stays IPv6); null for anything else. */
 export function readIp(text: string): IpAddress | null {
-  return isPlainIp(text) ? ipaddr.parse(text) : null;
+  if (!isPlainIp(text)) return null;
+  const compatible = IPV4_COMPATIBLE.exec(text);
+  // Not the IPv4 address it embeds: a peer at ::a00:1 is not the proxy 10.0.0.1.
+  return ipaddr.parse(compatible ? `::0:${compatible[1]}` : text);
 }
 
 /** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a00:1) carries; any other address unchanged. */

@@ -53,6 +53,7 @@ export async function bootstrap(env: Record<string, string | undefined>, out: (l
       nativeSign: nodeSign,
       issuer: issuerUrl(config),
       verifyIssuer: config.ISSUER_URL !== undefined,
+      maxTokenTtl: config.MAX_TOKEN_TTL,
     });
     const retired = await retireOtherAlgorithms(keys, config.TOKEN_SIGNING_ALG, config.MAX_TOKEN_TTL, clock());
     if (retired.length > 0) log.info("retired the signing keys of another algorithm", { kids: retired, alg: config.TOKEN_SIGNING_ALG });

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, ne, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from "drizzle-orm";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import type { Db } from "../db/client.ts";
 import { settings, signingKeys } from "../db/schema.ts";
@@ -90,6 +90,14 @@ export class KeyStore {
       .where(and(ne(signingKeys.alg, alg), isNull(signingKeys.retiredAt)))
       .returning({ kid: signingKeys.kid });
     return retired.map((r) => r.kid);
+  }
+
+  /** Keeps retired key `kid` published until at least `until`: an instance on its algorithm still signs with it. */
+  async keepPublished(kid: string, until: Date): Promise<void> {
+    await this.db
+      .update(signingKeys)
+      .set({ publishUntil: until })
+      .where(and(eq(signingKeys.kid, kid), isNotNull(signingKeys.retiredAt), or(isNull(signingKeys.publishUntil), lt(signingKeys.publishUntil, until))));
   }
 
   /** Public keys still needed to verify live tokens. */

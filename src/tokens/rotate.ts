@@ -29,6 +29,7 @@ export async function retireOtherAlgorithms(keys: KeyStore, alg: AsymmetricAlg |
   return keys.retireOtherAlgorithms(alg, replacedKeysPublishedUntil(maxTokenTtl, now));
 }
 
-function replacedKeysPublishedUntil(maxTokenTtl: number, now: Date): Date {
+/** Until when a key stops signing at `now` must stay published: its last token, and instances yet to notice, included. */
+export function replacedKeysPublishedUntil(maxTokenTtl: number, now: Date): Date {
   return new Date(now.getTime() + maxTokenTtl * 1000 + 2 * ACTIVE_KEY_REFRESH_MS);
 }

@@ -1,6 +1,6 @@
 import { base64url, decodeProtectedHeader, importJWK, jwtVerify, SignJWT, type CryptoKey as JoseKey, type JWK, type JWTPayload } from "jose";
 import { KeyStore, type AsymmetricAlg, type StoredKey } from "./key-store.ts";
-import { ACTIVE_KEY_REFRESH_MS, rotateSigningKey } from "./rotate.ts";
+import { ACTIVE_KEY_REFRESH_MS, replacedKeysPublishedUntil, rotateSigningKey } from "./rotate.ts";
 
 export type SigningAlg = AsymmetricAlg | "HS256";
 
@@ -36,11 +36,13 @@ export async function createSigner(options: {
   issuer: string;
   /** Refuse tokens whose `iss` is another issuer: when ISSUER_URL is set, not for the default that follows PORT. */
   verifyIssuer: boolean;
+  /** MAX_TOKEN_TTL: how long a token signed now may live, so how long its key must stay published. */
+  maxTokenTtl: number;
 }): Promise<TokenSigner> {
   const checkIssuer = issuerCheck(options.issuer, options.verifyIssuer);
   return options.alg === "HS256"
     ? hmacSigner(options.authSecret ?? (await options.keys.sharedSecret("auth_secret")), options.issuer, checkIssuer)
-    : asymmetricSigner(options.alg, options.keys, options.clock, options.issuer, checkIssuer, options.nativeSign);
+    : asymmetricSigner(options.alg, options.keys, options.clock, options.issuer, checkIssuer, options.maxTokenTtl, options.nativeSign);
 }
 
 type IssuerCheck = (payload: JWTPayload) => JWTPayload;
@@ -87,6 +89,7 @@ async function asymmetricSigner(
   clock: () => Date,
   issuer: string,
   checkIssuer: IssuerCheck,
+  maxTokenTtl: number,
   nativeSign?: NativeSign,
 ): Promise<TokenSigner> {
   const verifyKeys = new Map<string, { loadedAt: number; found: Promise<VerifyKey | null> }>();
@@ -106,9 +109,11 @@ async function asymmetricSigner(
   async function currentKey() {
     if (Date.now() - checkedAt > ACTIVE_KEY_REFRESH_MS) {
       checkedAt = Date.now();
-      // None unretired: an instance started with another TOKEN_SIGNING_ALG retired it; keep it rather than make a key nobody retires.
       const stored = await keys.unretiredKey(alg);
       if (stored) active = await toActive(stored);
+      // None unretired: an instance started with another TOKEN_SIGNING_ALG retired it. Keep signing with it rather than
+      // make a key nobody retires, and keep it published for the tokens this instance still signs with it.
+      else await keys.keepPublished(active.kid, replacedKeysPublishedUntil(maxTokenTtl, clock()));
     }
     return active;
   }

@@ -59,6 +59,16 @@ describe("forwarded certificates and X-Forwarded-For (in-process)", () => {
     );
   });
 
+  it("does not take an IPv4-compatible IPv6 peer (::a00:1, which inet_ntop writes ::10.0.0.1) for the IPv4 proxy 10.0.0.1", async () => {
+    for (const remoteAddress of ["::10.0.0.1", "::10.255.255.254"]) {
+      const res = await app.fetch("POST", LOGIN, { body: { identityId }, peer: { remoteAddress }, headers: forwarded });
+      checkFetched(res, [400]);
+    }
+    // An IPv4-mapped peer (an IPv4 client on a dual-stack socket) is the IPv4 proxy it carries.
+    const mapped = await app.fetch("POST", LOGIN, { body: { identityId }, peer: { remoteAddress: "::ffff:10.0.0.1" }, headers: forwarded });
+    checkFetched(mapped, [200]);
+  });
+
   it("judges an untrusted peer's own TLS certificate and ignores the good one it forwards", async () => {
     const res = await app.fetch("POST", LOGIN, {
       body: { identityId },

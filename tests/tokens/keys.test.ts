@@ -248,4 +248,33 @@ describe.each(drivers)("changing TOKEN_SIGNING_ALG on %s", (driver) => {
       await old.stop();
     }
   }, 60_000);
+
+  // A rolling change of TOKEN_SIGNING_ALG (or one instance started with the wrong one) must not cut short the tokens the others still issue.
+  if (driver === "postgres") it("a retired key an instance still signs with stays published for as long as its tokens live", async () => {
+    const old = await start("EdDSA");
+    const kid = decodeProtectedHeader(await tokenFrom(old)).kid!;
+    const fresh = await start("ES256");
+    try {
+      const retired = (await keyRows(fresh)).find((r) => r.kid === kid)!;
+      expect(retired.publishUntil).not.toBeNull();
+      // Well past the retiring instance's MAX_TOKEN_TTL window, the old instance still issues a full-length token.
+      const later = new Date(Date.now() + 10 * ACTIVE_KEY_REFRESH_MS);
+      setSystemTime(later);
+      const iat = Math.floor(later.getTime() / 1000);
+      const token = await old.service.signer.sign({ sub: "x" }, iat, iat + MAX_TOKEN_TTL);
+      setSystemTime();
+      expect(decodeProtectedHeader(token).kid).toBe(kid);
+      const beforeExpiry = new Date((iat + MAX_TOKEN_TTL - 1) * 1000);
+      expect((await keyRows(fresh)).find((r) => r.kid === kid)!.publishUntil!.getTime()).toBeGreaterThan(beforeExpiry.getTime());
+      await fresh.service.signer.verify(token, beforeExpiry);
+      const keys = new KeyStore(fresh.service.database.db, await KeyEncryption.fromSecret(KEK));
+      expect((await keys.publishedKeys(beforeExpiry)).map((k) => k.kid)).toContain(kid);
+      // The key is still retired: a start on either algorithm does not take it back as the active key.
+      expect((await keyRows(fresh)).find((r) => r.kid === kid)!.retiredAt).not.toBeNull();
+    } finally {
+      setSystemTime();
+      await fresh.stop();
+      await old.stop();
+    }
+  }, 60_000);
 });
