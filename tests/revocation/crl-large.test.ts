@@ -1,5 +1,5 @@
 /**
- * A large CRL (120,000 entries, 2.8 MB) against a running service: logins on the same service are answered while
+ * A large CRL (36,000 entries, just under the 1 MiB a fetched CRL may have) against a running service: logins on the same service are answered while
  * an attach decodes it, and the same bytes are not decoded again — not by the login that compiles the configuration,
  * a refresh that fetches them unchanged, nor a PATCH that moves the configuration's version.
  */
@@ -8,9 +8,10 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startService, type RunningService } from "../helpers/service.ts";
 import { bundle, makeCa, makeCrlDer, makeLeaf, type Issued } from "../fixtures/pki.ts";
+import { MAX_CRL_BYTES } from "../../src/revocation/fetch.ts";
 
 const LOGIN = "/api/v1/auth/tls-cert-auth/login";
-const ENTRIES = 120_000;
+const ENTRIES = 36_000;
 
 const root = await makeCa({ subject: "CN=Large CRL Root" });
 const listed = await makeLeaf({ issuer: root, cn: "listed" });
@@ -22,7 +23,9 @@ const der = await makeCrlDer({ issuer: root, revoked: [...serials, listed.serial
 
 /** Serves the CRL, noting when its last byte went out. */
 let sentAt = 0;
-const server: Server = createServer((_req, res) => {
+const server: Server = createServer((req, res) => {
+  // One byte over the cap: refused by its size, before anything decodes it.
+  if (req.url === "/too-large.crl") return res.writeHead(200, { "content-type": "application/pkix-crl" }).end(new Uint8Array(MAX_CRL_BYTES + 1));
   res.on("finish", () => (sentAt = performance.now()));
   res.writeHead(200, { "content-type": "application/pkix-crl" }).end(der);
 });
@@ -74,6 +77,16 @@ describe("a large CRL", () => {
     expect((await login(id, good)).status).toBe(200);
     // The login compiled the configuration from the stored bytes: found decoded by their content.
     expect(await decodes()).toBe(1);
+  }, 60_000);
+
+  it("is at most 1 MiB: one byte more is refused at attach, naming the URL, since decoding costs about 240 bytes of memory per byte", async () => {
+    expect(der.length).toBeLessThanOrEqual(MAX_CRL_BYTES);
+    expect(MAX_CRL_BYTES).toBe(1024 * 1024);
+    const tooLarge = url.replace("/large.crl", "/too-large.crl");
+    const res = await svc.admin(`/api/v1/auth/tls-cert-auth/identities/${await identity()}`, { body: { caCertificate: root.pem, crlUrls: [tooLarge] } });
+    expect(res.status).toBe(400);
+    expect(res.json.message).toContain(tooLarge);
+    expect(res.json.message).toContain(`larger than ${MAX_CRL_BYTES} bytes`);
   }, 60_000);
 
   it("is not decoded again by a refresh that fetches the same bytes, nor by a new configuration version", async () => {
