@@ -24,6 +24,9 @@ if (process.argv.includes("--tls")) {
   process.exit(0);
 }
 const LOGINS = Number(process.argv[2] ?? 2000);
+/** Minor page faults of this process so far: memory the allocator gave back and took again, or touched first. */
+const faults = () => process.resourceUsage().minorPageFault;
+const perOp = (from: number, n: number) => `${((faults() - from) / n).toFixed(2)} page faults`;
 const CRL_SERIALS = Number(process.env.PROFILE_CRL ?? 0);
 const dataDir = mkdtempSync(join(tmpdir(), "certauth-profile-"));
 const service = await bootstrap(
@@ -66,6 +69,7 @@ try {
   // statements are shared (group commit). CPU per login is what a noisy machine disturbs least.
   const callers = 16;
   const cpu0 = process.cpuUsage();
+  const f16 = faults();
   const t16 = performance.now();
   let left = LOGINS;
   await Promise.all(Array.from({ length: callers }, async () => { while (left-- > 0) await fetchOnce(); }));
@@ -73,7 +77,7 @@ try {
   console.log(`  rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
   console.log(
     `app.fetch login, ${callers} at once: ${(((performance.now() - t16) / LOGINS) * 1000).toFixed(0)} µs wall, ` +
-      `${((cpu.user + cpu.system) / LOGINS).toFixed(0)} µs CPU per login`,
+      `${((cpu.user + cpu.system) / LOGINS).toFixed(0)} µs CPU, ${perOp(f16, LOGINS)} per login`,
   );
 
   // The login service alone (no HTTP, no Hono), 16 at once: what the app around it adds is the difference.
@@ -82,21 +86,23 @@ try {
     const request = { identityId, chain: () => [leaf.der], clientIp: "127.0.0.1" };
     for (let i = 0; i < 200; i++) await login(request);
     const c0 = process.cpuUsage();
+    const f0 = faults();
     const t0 = performance.now();
     let n = LOGINS;
     await Promise.all(Array.from({ length: callers }, async () => { while (n-- > 0) await login(request); }));
     const c = process.cpuUsage(c0);
     console.log(
       `login() alone, ${callers} at once: ${(((performance.now() - t0) / LOGINS) * 1000).toFixed(0)} µs wall, ` +
-        `${((c.user + c.system) / LOGINS).toFixed(0)} µs CPU per login`,
+        `${((c.user + c.system) / LOGINS).toFixed(0)} µs CPU, ${perOp(f0, LOGINS)} per login`,
     );
   }
   if (process.env.PROFILE_STAGES === "0") process.exit(0);
   const stage = async (label: string, fn: () => Promise<unknown>, n = LOGINS) => {
     for (let i = 0; i < Math.min(100, n); i++) await fn();
+    const f0 = faults();
     const s = performance.now();
     for (let i = 0; i < n; i++) await fn();
-    console.log(`  ${label.padEnd(44)} ${(((performance.now() - s) / n) * 1000).toFixed(1).padStart(8)} µs`);
+    console.log(`  ${label.padEnd(44)} ${(((performance.now() - s) / n) * 1000).toFixed(1).padStart(8)} µs, ${perOp(f0, n)}`);
   };
   const [row] = await db
     .select({ identity: identities, org: organizations, tlsCertAuth: identityTlsCertAuths })
@@ -152,9 +158,10 @@ try {
     for (let i = 0; i < 200; i++) await batch();
     const batches = Math.max(100, Math.floor(LOGINS / 2));
     const c0 = process.cpuUsage();
+    const f0 = faults();
     for (let i = 0; i < batches; i++) await batch();
     const c = process.cpuUsage(c0);
-    console.log(`  ${"login write, batches of 13 (CPU)".padEnd(44)} ${((c.user + c.system) / batches / 13).toFixed(1).padStart(8)} µs per login`);
+    console.log(`  ${"login write, batches of 13 (CPU)".padEnd(44)} ${((c.user + c.system) / batches / 13).toFixed(1).padStart(8)} µs, ${perOp(f0, batches * 13)} per login`);
   }
 } finally {
   await service.database.close();
