@@ -13,6 +13,8 @@ export interface Measurement {
   serverCpuUsPerReq: number;
   /** Server CPU over the load, in cores (1 = one core busy all the time). */
   serverCpuCores: number;
+  /** The server's minor page faults per request (absent in reports before 2026-12-01's second run). */
+  serverFaultsPerReq?: number;
   clientCpuUsPerReq: number;
   clientWorkers: number;
   rssMiB: number;
@@ -42,7 +44,7 @@ export interface RssCheck {
 
 export interface Report {
   date: string;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; bun: string; node: string; loadAverageBefore: number[]; loadAverageAfter: number[] };
+  machine: { cpus: number; cpuModel: string; memoryGiB: number; bun: string; node: string; loadAverageBefore: number[]; loadAverageAfter: number[]; pageFaultMicros?: number };
   settings: { connections: number; durationSeconds: number; warmupSeconds: number; rounds?: number; full: boolean };
   measurements: Measurement[];
   rss: RssCheck[];
@@ -80,6 +82,8 @@ const errorsOf = (m: Measurement) => {
   return n === 0 ? "0" : `${n} (${bad.map(([s, v]) => `${s}×${v}`).join(" ")}${m.socketErrors ? ` sock×${m.socketErrors}` : ""})`;
 };
 
+const faultsOf = (m: Measurement) => (m.serverFaultsPerReq === undefined ? "–" : m.serverFaultsPerReq.toFixed(2));
+
 const rangeOf = (m: Measurement) =>
   m.roundRatios && m.roundRatios.length > 1 ? ` ${Math.min(...m.roundRatios).toFixed(2)}–${Math.max(...m.roundRatios).toFixed(2)}` : "";
 
@@ -88,12 +92,12 @@ export function renderMarkdown(report: Report): string {
   const lines = [
     `### certauth login vs bare mTLS server — ${report.date.slice(0, 10)}`,
     "",
-    `${mc.cpus} × ${mc.cpuModel}, ${mc.memoryGiB} GiB; Bun ${mc.bun}, Node ${mc.node}; load average ${mc.loadAverageBefore.join(" ")} before, ${mc.loadAverageAfter.join(" ")} after (shared machine).`,
+    `${mc.cpus} × ${mc.cpuModel}, ${mc.memoryGiB} GiB; Bun ${mc.bun}, Node ${mc.node}; load average ${mc.loadAverageBefore.join(" ")} before, ${mc.loadAverageAfter.join(" ")} after (shared machine)${mc.pageFaultMicros === undefined ? "" : `; a page fault costs ${mc.pageFaultMicros.toFixed(2)} µs here`}.`,
     `${st.connections} connections; ${st.rounds ?? 1} round(s) of ${st.durationSeconds} s per server after ${st.warmupSeconds} s warm-up each; ECDSA P-256 certificates, TLS 1.3.`,
     `Ceiling = the same runtime's node:tls → node:http server answering a fixed body, peer chain read per request (per connection in parentheses). Ceiling and login take turns round by round; figures pool the rounds, and the range is the lowest and highest round's ratio.`,
     "",
-    "| case | mode | login req/s | ceiling req/s | login / ceiling | p50 / p90 / p99 ms | p99/p50 | server µs/req (ceiling) | client µs/req | errors |",
-    "|---|---|---:|---:|---:|---|---:|---|---:|---|",
+    "| case | mode | login req/s | ceiling req/s | login / ceiling | p50 / p90 / p99 ms | p99/p50 | server µs/req (ceiling) | server page faults/req (ceiling) | client µs/req | errors |",
+    "|---|---|---:|---:|---:|---|---:|---|---|---:|---|",
   ];
   for (const m of report.measurements) {
     const c = m.ceilingPerRequest!;
@@ -105,7 +109,7 @@ export function renderMarkdown(report: Report): string {
       `| ${m.case}${scale !== null ? ` (p50 ${scale.toFixed(2)}× of 1-id, no-CRL)` : ""}${live !== null ? ` (${live.toFixed(2)}× the plain login's ratio)` : ""} | ${m.mode} | ${m.rps.toFixed(0)} | ${c.rps.toFixed(0)}${cc ? ` (${cc.rps.toFixed(0)})` : ""} | ` +
         `**${r.toFixed(2)}×**${rangeOf(m)}${cc ? ` (${(m.rps / cc.rps).toFixed(2)}×)` : ""} ${r >= TARGET[m.mode] ? "✓" : "✗"} | ` +
         `${m.p50Ms.toFixed(2)} / ${m.p90Ms.toFixed(2)} / ${m.p99Ms.toFixed(2)} | ${(m.p99Ms / m.p50Ms).toFixed(1)} | ` +
-        `${m.serverCpuUsPerReq.toFixed(0)} (${c.serverCpuUsPerReq.toFixed(0)}) | ${m.clientCpuUsPerReq.toFixed(0)} | ${errorsOf(m)} |`,
+        `${m.serverCpuUsPerReq.toFixed(0)} (${c.serverCpuUsPerReq.toFixed(0)}) | ${faultsOf(m)} (${faultsOf(c)}) | ${m.clientCpuUsPerReq.toFixed(0)} | ${errorsOf(m)} |`,
     );
   }
   if (report.rss.length) {

@@ -15,7 +15,7 @@ import { createPostgresDatabase, postgresReachable } from "../tests/helpers/data
 import { makeBenchPki, type BenchPki } from "./pki.ts";
 import { seed, type Seeded } from "./seed.ts";
 import { startRevocationServers, type RevocationServers } from "./revocation.ts";
-import { cpuMs, loadAverage, ROOT, rssMiB, runLoad, runtimeCommand, serviceEnv, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
+import { cpuMs, loadAverage, minorFaults, pageFaultMicros, ROOT, rssMiB, runLoad, runtimeCommand, serviceEnv, startServer, stopAll, type Runtime, type Server } from "./processes.ts";
 import { renderMarkdown, renderSvg, type Measurement, type Report, type RssCheck } from "./report.ts";
 
 const { values: args } = parseArgs({
@@ -140,12 +140,15 @@ interface Run {
   serverCpuMs: number;
   wallMs: number;
   rssMiB: number;
+  /** The server's minor page faults, scaled like its CPU. */
+  serverFaults: number;
 }
 
 /** One load against one server, with the server's CPU over the same window. */
 async function run(server: Server, mode: Mode, bodies: string[], client: { certFile: string; keyFile: string }): Promise<Run> {
   const workers = Number(process.env.BENCH_WORKERS ?? (mode === "handshake" ? 2 : 1));
   const cpuBefore = cpuMs(server.pid);
+  const faultsBefore = minorFaults(server.pid);
   const wallBefore = performance.now();
   const result = await runLoad(
     {
@@ -166,7 +169,8 @@ async function run(server: Server, mode: Mode, bodies: string[], client: { certF
   // The server's CPU is read over the whole load (warm-up included) and scaled to the measured window.
   const serverCpuMs = cpuMs(server.pid) - cpuBefore;
   const wallMs = performance.now() - wallBefore;
-  return { result, serverCpuMs: serverCpuMs * (result.elapsedMs / wallMs), wallMs, rssMiB: rssMiB(server.pid) };
+  const scale = result.elapsedMs / wallMs;
+  return { result, serverCpuMs: serverCpuMs * scale, wallMs, rssMiB: rssMiB(server.pid), serverFaults: (minorFaults(server.pid) - faultsBefore) * scale };
 }
 
 const rpsOf = (r: Run) => (r.result.requests / r.result.elapsedMs) * 1000;
@@ -192,6 +196,7 @@ function pool(label: string, mode: Mode, runs: Run[]): Measurement {
     p99Ms: percentile(list, 99) / 1000,
     serverCpuUsPerReq: requests ? (serverCpuMs / requests) * 1000 : 0,
     serverCpuCores: serverCpuMs / elapsedMs,
+    serverFaultsPerReq: requests ? runs.reduce((n, r) => n + r.serverFaults, 0) / requests : 0,
     clientCpuUsPerReq: requests ? (clientCpuMs / requests) * 1000 : 0,
     clientWorkers: runs[0]!.result.workers,
     rssMiB: runs.at(-1)!.rssMiB,
@@ -240,7 +245,8 @@ async function main() {
   let stopServers = async () => {};
   const startedAt = new Date();
   const load = { before: loadAverage(), after: [] as number[] };
-  log(`certauth bench — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average ${load.before.join(" ")}`);
+  const faultMicros = pageFaultMicros();
+  log(`certauth bench — ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average ${load.before.join(" ")}, a page fault ${faultMicros.toFixed(2)} µs`);
   try {
     let cases = args.full ? fullCases() : defaultCases();
     if (args.only) cases = cases.filter((c) => name(c).includes(args.only!));
@@ -331,6 +337,7 @@ async function main() {
         node: (await Bun.$`node --version`.text()).trim(),
         loadAverageBefore: load.before,
         loadAverageAfter: load.after,
+        pageFaultMicros: faultMicros,
       },
       settings: { connections: CONNECTIONS, durationSeconds: DURATION_MS / 1000, warmupSeconds: WARMUP_MS / 1000, rounds: ROUNDS, full: Boolean(args.full) },
       measurements,
