@@ -7,7 +7,7 @@
  *   npm run bench -- --duration 8 --only bun  seconds per measurement; run cases whose name contains "bun"
  *   npm run bench -- --rounds 5   ceiling and login take turns this many times per case and mode (default 3)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -344,7 +344,10 @@ async function main() {
       rss,
     };
     mkdirSync(args.out!, { recursive: true });
-    const stem = join(args.out!, startedAt.toISOString().slice(0, 10));
+    // A second run on the same day gets its own files (<date>-2, …) rather than replacing the first.
+    const day = startedAt.toISOString().slice(0, 10);
+    let stem = join(args.out!, day);
+    for (let n = 2; existsSync(`${stem}.json`); n++) stem = join(args.out!, `${day}-${n}`);
     writeFileSync(`${stem}.json`, `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(`${stem}.md`, renderMarkdown(report));
     writeFileSync(`${stem}.svg`, renderSvg(report));
