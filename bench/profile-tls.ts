@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { makeBenchPki } from "./pki.ts";
-import { BUN, cpuMs, ROOT, rssMiB, runLoad, serviceEnv, startServer, stopAll, type Server } from "./processes.ts";
+import { BUN, cpuMs, minorFaults, ROOT, rssMiB, runLoad, serviceEnv, startServer, stopAll, type Server } from "./processes.ts";
 import { seed } from "./seed.ts";
 
 const { values: args } = parseArgs({
@@ -79,13 +79,14 @@ try {
   if (args.compare) for (const stage of args["compare-stages"]!.split(",")) servers.set(`base-${stage}`, await serverOf(args.compare, stage));
 
   /** Per mode and server: CPU (ms) and requests of each counted round. */
-  const rounds = new Map<string, { cpuMs: number; requests: number; statuses: Record<string, number> }[]>();
+  const rounds = new Map<string, { cpuMs: number; faults: number; requests: number; statuses: Record<string, number> }[]>();
   /** Per server: the highest RSS seen at the end of a round, in MiB. */
   const rss = new Map<string, number>();
   for (const mode of modes) {
     for (let round = 0; round <= Number(args.rounds); round++) {
       for (const [name, server] of servers) {
         const before = cpuMs(server.pid);
+        const faultsBefore = minorFaults(server.pid);
         // No warm-up inside the round: every answer counts, so CPU is read over the whole load (round 0 warms up).
         const result = await runLoad(
           {
@@ -104,10 +105,11 @@ try {
           mode === "handshake" ? 2 : 1,
         );
         const cpu = cpuMs(server.pid) - before;
+        const faults = minorFaults(server.pid) - faultsBefore;
         rss.set(name, Math.max(rss.get(name) ?? 0, rssMiB(server.pid)));
         if (round === 0) continue;
         const key = `${mode}/${name}`;
-        rounds.set(key, [...(rounds.get(key) ?? []), { cpuMs: cpu, requests: result.requests, statuses: result.statuses }]);
+        rounds.set(key, [...(rounds.get(key) ?? []), { cpuMs: cpu, faults, requests: result.requests, statuses: result.statuses }]);
         console.error(`${mode.padEnd(10)} round ${round} ${name.padEnd(10)} ${((cpu * 1000) / result.requests).toFixed(0).padStart(6)} µs/req  ${(result.requests / (result.elapsedMs / 1000)).toFixed(0)} req/s`);
       }
     }
@@ -118,12 +120,13 @@ try {
     const cpu = list.reduce((n, r) => n + r.cpuMs, 0);
     const requests = list.reduce((n, r) => n + r.requests, 0);
     const each = list.map((r) => (r.cpuMs * 1000) / r.requests);
-    return { us: (cpu * 1000) / requests, low: Math.min(...each), high: Math.max(...each), statuses: list.flatMap((r) => Object.keys(r.statuses)) };
+    const faults = list.reduce((n, r) => n + r.faults, 0) / requests;
+    return { faults, us: (cpu * 1000) / requests, low: Math.min(...each), high: Math.max(...each), statuses: list.flatMap((r) => Object.keys(r.statuses)) };
   };
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : "–");
   console.log(`\nserver CPU per request, µs (${args.rounds} rounds of ${args.duration} s, ${args.connections} connections; range = lowest–highest round)\n`);
-  console.log("| stage | keep-alive | + stage | handshake | + stage | per connection (Δ handshake − Δ keep-alive) | RSS MiB |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
+  console.log("| stage | keep-alive | + stage | handshake | + stage | per connection (Δ handshake − Δ keep-alive) | page faults per request, keep-alive / handshake | RSS MiB |");
+  console.log("|---|---:|---:|---:|---:|---:|---|---:|");
   let previous: Record<Mode, number> | null = null;
   for (const name of servers.keys()) {
     const m = Object.fromEntries(modes.map((mode) => [mode, perRequest(mode, name)])) as Record<Mode, ReturnType<typeof perRequest>>;
@@ -134,7 +137,7 @@ try {
     const dHs = base && hs ? hs.us - base.handshake : NaN;
     const cell = (r: ReturnType<typeof perRequest> | undefined) => (r ? `${fmt(r.us)} (${fmt(r.low)}–${fmt(r.high)})` : "–");
     const odd = [...new Set([...(ka?.statuses ?? []), ...(hs?.statuses ?? [])])].filter((s) => s !== "200");
-    console.log(`| ${name}${odd.length ? ` (statuses ${odd.join(",")})` : ""} | ${cell(ka)} | ${fmt(dKa)} | ${cell(hs)} | ${fmt(dHs)} | ${fmt(dHs - dKa)} | ${fmt(rss.get(name) ?? NaN)} |`);
+    console.log(`| ${name}${odd.length ? ` (statuses ${odd.join(",")})` : ""} | ${cell(ka)} | ${fmt(dKa)} | ${cell(hs)} | ${fmt(dHs)} | ${fmt(dHs - dKa)} | ${ka ? ka.faults.toFixed(2) : "–"} / ${hs ? hs.faults.toFixed(2) : "–"} | ${fmt(rss.get(name) ?? NaN)} |`);
     if (!name.startsWith("base-")) previous = { "keep-alive": ka?.us ?? NaN, handshake: hs?.us ?? NaN };
   }
   // Side by side: each round's ratio of a stage to its base-, which cancels what the machine did in that round.
