@@ -1,10 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
-import { badRequest, notFound } from "../errors.ts";
+import { badRequest, busy, notFound } from "../errors.ts";
 import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
-import { assertCryptoPolicy, compileTrust, TrustConfigError, type CrlDecoder, type TrustSettings } from "../pki/index.ts";
+import { assertCryptoPolicy, compileTrust, TrustConfigBusy, TrustConfigError, type CrlDecoder, type TrustSettings } from "../pki/index.ts";
 import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
@@ -199,6 +199,7 @@ export async function assertUsableSettings(
     assertCryptoPolicy(trust);
     return trust;
   } catch (err) {
+    if (err instanceof TrustConfigBusy) throw busy(err.message);
     if (err instanceof TrustConfigError) throw badRequest(err.message);
     throw err;
   }

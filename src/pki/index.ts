@@ -1,4 +1,4 @@
-export { TrustConfigError } from "./errors.ts";
+export { TrustConfigBusy, TrustConfigError } from "./errors.ts";
 export { assertCryptoPolicy, compileTrust, type CompiledTrust } from "./compile.ts";
 export { verifyChain, verifyDecoded, type Network } from "./verify.ts";
 export { decodeLeaf, fingerprintLeaf, summarizeLeaf, type DecodedLeaf } from "./summarize.ts";

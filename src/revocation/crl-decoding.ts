@@ -123,7 +123,7 @@ class DecodingThread {
 
   decode(der: Uint8Array<ArrayBuffer>): Promise<DecodedCrl> {
     if (this.#queue.length >= this.queueLimit) {
-      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${this.#queue.length} CRLs are waiting to be decoded; try again later`));
+      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${this.#queue.length} CRLs are waiting to be decoded; try again later`, true));
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ der, resolve, reject });
@@ -133,8 +133,8 @@ class DecodingThread {
 
   close(): void {
     this.#stop();
-    this.#finish(new CrlDecodeRefused("could not be decoded: the service is stopping"));
-    for (const job of this.#queue.splice(0)) job.reject(new CrlDecodeRefused("could not be decoded: the service is stopping"));
+    this.#finish(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
+    for (const job of this.#queue.splice(0)) job.reject(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
   }
 
   #next(): void {

@@ -1,10 +1,10 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, min, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
-import { badRequest } from "../errors.ts";
+import { badRequest, busy } from "../errors.ts";
 import type { Config } from "../config.ts";
 import { Metrics } from "../metrics/registry.ts";
-import { compileCrl, compileTrust, type CrlDecoder, type FetchedCrl, TrustConfigError } from "../pki/index.ts";
+import { compileCrl, compileTrust, type CrlDecoder, type FetchedCrl, TrustConfigBusy, TrustConfigError } from "../pki/index.ts";
 import type { Logger } from "../log.ts";
 import { CrlDecoding } from "./crl-decoding.ts";
 import type { AllowedHosts } from "../net/allowed-hosts.ts";
@@ -104,6 +104,7 @@ async function decodeFetched(source: CrlSource, url: string, der: Uint8Array<Arr
     const crl = await compileCrl(der, `CRL ${url}`, new Map(), source.decode);
     return { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
   } catch (err) {
+    if (err instanceof TrustConfigBusy) throw busy(err.message);
     if (err instanceof TrustConfigError) throw badRequest(err.message);
     throw err;
   }

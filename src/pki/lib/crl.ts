@@ -9,7 +9,7 @@ import {
   id_ce_issuingDistributionPoint,
   type Extension,
 } from "@peculiar/asn1-x509";
-import { TrustConfigError } from "../errors.ts";
+import { TrustConfigBusy, TrustConfigError } from "../errors.ts";
 import type { ParsedCertificate } from "./certificate.ts";
 import { ByteBudgetCache } from "./byte-budget-cache.ts";
 import { weakSignatureAlgorithm } from "./crypto-policy.ts";
@@ -63,7 +63,15 @@ export interface DecodedCrl {
 export type CrlDecoder = (der: Uint8Array<ArrayBuffer>) => Promise<DecodedCrl>;
 
 /** The decoder declined (busy, or over its time cap): the message says why, after the CRL's name. */
-export class CrlDecodeRefused extends Error {}
+export class CrlDecodeRefused extends Error {
+  /** `busy`: the decoder could not take it now (its queue is full, or it is stopping); the same bytes may decode later. */
+  constructor(
+    message: string,
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
 
 /** The buffers of `decoded`, to transfer rather than copy across threads. */
 export function transferablesOf(decoded: DecodedCrl): ArrayBuffer[] {
@@ -252,7 +260,7 @@ export async function compileCrl(
     decoded = await decode(der);
     crl = signedPart(decoded);
   } catch (err) {
-    if (err instanceof CrlDecodeRefused) throw new TrustConfigError(`${name} ${err.message}.`);
+    if (err instanceof CrlDecodeRefused) throw new (err.busy ? TrustConfigBusy : TrustConfigError)(`${name} ${err.message}.`);
     throw new TrustConfigError(`${name} could not be decoded as an X.509 CRL.`);
   }
   const signedByAnchors = new Set<string>();
