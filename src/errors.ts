@@ -44,7 +44,7 @@ export const internalError = (message: string) => new AppError(500, "InternalSer
 export const unavailable = (message = "The database is unavailable; try again shortly.", options: With<"headers"> = {}) =>
   new AppError(503, "ServiceUnavailable", message, options);
 /** Seconds a client is told to wait (Retry-After) when a CRL could not be decoded for want of capacity. */
-export const BUSY_RETRY_AFTER_SECONDS = 5;
+const BUSY_RETRY_AFTER_SECONDS = 5;
 /** A 503 for work the service could not take on now (its CRL decoder is at capacity), with a Retry-After. */
 export const busy = (message: string) => unavailable(message, { headers: { "retry-after": String(BUSY_RETRY_AFTER_SECONDS) } });
 /** Any other status a library raised (an HTTPException), kept as it came. */

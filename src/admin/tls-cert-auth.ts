@@ -1,17 +1,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
-import { badRequest, busy, notFound } from "../errors.ts";
+import { badRequest, notFound } from "../errors.ts";
 import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
 import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
-import { assertCryptoPolicy, compileTrust, TrustConfigBusy, TrustConfigError, type CrlDecoder, type TrustSettings } from "../pki/index.ts";
+import { assertCryptoPolicy, compileTrust, type CrlDecoder, type TrustSettings } from "../pki/index.ts";
 import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
 import { isUniqueViolation } from "./db-errors.ts";
 import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
 import { assertClaimMappings, MAX_CLAIM_MAPPINGS, refusePrototypeName } from "../claims/mappings.ts";
-import { fetchedCrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
+import { answerForAdmin, fetchedCrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
 
 const TTL_LIMIT = 315_360_000;
 const DEFAULT_TTL = 2_592_000;
@@ -199,9 +199,7 @@ export async function assertUsableSettings(
     assertCryptoPolicy(trust);
     return trust;
   } catch (err) {
-    if (err instanceof TrustConfigBusy) throw busy(err.message);
-    if (err instanceof TrustConfigError) throw badRequest(err.message);
-    throw err;
+    throw answerForAdmin(err);
   }
 }
 

@@ -104,10 +104,18 @@ async function decodeFetched(source: CrlSource, url: string, der: Uint8Array<Arr
     const crl = await compileCrl(der, `CRL ${url}`, new Map(), source.decode);
     return { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
   } catch (err) {
-    if (err instanceof TrustConfigBusy) throw busy(err.message);
-    if (err instanceof TrustConfigError) throw badRequest(err.message);
-    throw err;
+    throw answerForAdmin(err);
   }
+}
+
+/**
+ * What the admin API answers for an error compiling a configuration or a CRL: 503 (Retry-After) when the CRL
+ * decoder had no room for it now, 400 when the configuration itself is unusable, anything else as it came.
+ */
+export function answerForAdmin(err: unknown): unknown {
+  if (err instanceof TrustConfigBusy) return busy(err.message);
+  if (err instanceof TrustConfigError) return badRequest(err.message);
+  return err;
 }
 
 type Source = FetchedRow["source"] & string;
