@@ -19,7 +19,8 @@
  * BENCH_SERVICE_FLAGS (as for `npm run bench`) goes to every server but the ceiling: with `--modes handshake
  * --stages login` and `--cpu-prof-md --cpu-prof-dir=…`, a CPU profile of new-connection logins alone.
  * --compare DIR also runs DIR's `login` stage (or those of --compare-stages; a `git worktree` of another commit,
- * node_modules linked in) as base-login, in the same rounds. Servers take turns round by round (round 0 only warms up) so that whatever
+ * node_modules linked in) as base-login, in the same rounds. --compare-env "NAME=value …" sets environment variables for
+ * those base servers alone (with --compare . : the same code under another runtime setting, such as BUN_JSC_* options). Servers take turns round by round (round 0 only warms up) so that whatever
  * else the machine runs falls on all alike; the range is the lowest and highest round. Ratios and differences
  * measured side by side are what to read; absolute figures on a shared machine move 10–25 %.
  */
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     "log-level": { type: "string", default: "info" },
     compare: { type: "string" },
     "compare-stages": { type: "string", default: "login" },
+    "compare-env": { type: "string", default: "" },
   },
 });
 
@@ -56,10 +58,17 @@ try {
   const tlsEnv = { TLS_CERT_FILE: pki.serverCertFile, TLS_KEY_FILE: pki.serverKeyFile };
   /** The body each server is sent: the identity seeded in its own database. */
   const bodies = new Map<Server, string>();
-  const serverOf = async (root: string, stage: string): Promise<Server> => {
+  const compareEnv = Object.fromEntries(
+    args["compare-env"]!.split(" ").filter(Boolean).map((pair) => {
+      const at = pair.indexOf("=");
+      if (at < 1) throw new Error(`--compare-env wants NAME=value pairs, got ${pair}`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+  const serverOf = async (root: string, stage: string, extraEnv: Record<string, string> = {}): Promise<Server> => {
     let identityId = "00000000-0000-4000-8000-000000000000";
-    if (stage === "ceiling") return startServer([BUN, join(root, "bench/ceiling-server.ts")], { ...tlsEnv, PEER_READ: "connection" }, /listening/);
-    const env: Record<string, string> = { ...serviceEnv(pki, args["log-level"]!), STAGE: stage };
+    if (stage === "ceiling") return startServer([BUN, join(root, "bench/ceiling-server.ts")], { ...tlsEnv, PEER_READ: "connection", ...extraEnv }, /listening/);
+    const env: Record<string, string> = { ...serviceEnv(pki, args["log-level"]!), STAGE: stage, ...extraEnv };
     if (DATABASE_STAGES.has(stage)) {
       // A database of its own per server: an embedded database belongs to one process.
       env.DATA_DIR = mkdtempSync(join(work, `${stage}-`));
@@ -76,7 +85,7 @@ try {
   };
   const servers = new Map<string, Server>();
   for (const stage of stages) servers.set(stage, await serverOf(ROOT, stage));
-  if (args.compare) for (const stage of args["compare-stages"]!.split(",")) servers.set(`base-${stage}`, await serverOf(args.compare, stage));
+  if (args.compare) for (const stage of args["compare-stages"]!.split(",")) servers.set(`base-${stage}`, await serverOf(args.compare, stage, compareEnv));
 
   /** Per mode and server: CPU (ms) and requests of each counted round. */
   const rounds = new Map<string, { cpuMs: number; faults: number; requests: number; statuses: Record<string, number> }[]>();
