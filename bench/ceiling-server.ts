@@ -5,11 +5,24 @@
  * (what a naive bridge does); PEER_READ=connection reads it once per connection (what the service does).
  *
  *   PORT=… TLS_CERT_FILE=… TLS_KEY_FILE=… PEER_READ=request|connection bun bench/ceiling-server.ts
+ *
+ * CEILING_IDLE_SERVICE=1 also starts the service in the same process, on an embedded database of its own, and
+ * never calls it: what the service's heap alone (PGlite's WebAssembly memory, the app's modules) costs a bare
+ * server through the collector. `bun bench/profile.ts --tls --stages ceiling --compare . --compare-stages ceiling
+ * --compare-env CEILING_IDLE_SERVICE=1` runs the two side by side.
  */
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 
+if (process.env.CEILING_IDLE_SERVICE === "1") {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { bootstrap } = await import("../src/server/bootstrap.ts");
+  const service = await bootstrap({ DATA_DIR: mkdtempSync(join(tmpdir(), "certauth-ceiling-")), ADMIN_TOKEN: "ceiling-admin-token-0123456789abcdefghijkl", LOG_LEVEL: "silent" }, () => {});
+  (globalThis as { idleService?: unknown }).idleService = service;
+}
 const peerRead = process.env.PEER_READ === "connection" ? "connection" : "request";
 const body = JSON.stringify({
   accessToken: "x".repeat(560),
