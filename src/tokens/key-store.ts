@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or, sql } from "drizzle-orm";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import type { Db } from "../db/client.ts";
 import { settings, signingKeys } from "../db/schema.ts";
@@ -7,6 +7,9 @@ export type AsymmetricAlg = "EdDSA" | "ES256" | "RS256";
 
 /** RS256 keys: the size the crypto policy asks of certificates too, and what cloud relying parties accept. */
 const RSA_MODULUS_BITS = 2048;
+
+/** Any fixed number: instances creating or rotating a signing key take turns on this advisory lock. */
+const SIGNING_KEY_LOCK = 7_431_003;
 
 /** AES-GCM with a key derived from the key-encryption key; private keys never reach the database in clear. */
 export class KeyEncryption {
@@ -70,6 +73,8 @@ export class KeyStore {
   async rotate(alg: AsymmetricAlg, publishOldUntil: Date): Promise<StoredKey> {
     const created = await this.generate(alg);
     await this.db.transaction(async (tx) => {
+      // Two rotations at once take turns, so each retires what the other made and one key is left unretired.
+      await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
       await tx
         .update(signingKeys)
         .set({ retiredAt: new Date(), publishUntil: publishOldUntil })
@@ -125,10 +130,24 @@ export class KeyStore {
     return this.kek.open(winner!.value);
   }
 
+  /**
+   * The first key of `alg`. Instances starting together on an empty database take turns: the first makes it,
+   * the others find it, so no second key is made that nobody would ever retire.
+   */
   private async create(alg: AsymmetricAlg): Promise<StoredKey> {
     const created = await this.generate(alg);
-    await this.db.insert(signingKeys).values(created.row).onConflictDoNothing();
-    return this.activeKey(alg);
+    await this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+      const [existing] = await tx
+        .select({ kid: signingKeys.kid })
+        .from(signingKeys)
+        .where(and(eq(signingKeys.alg, alg), isNull(signingKeys.retiredAt)))
+        .limit(1);
+      if (!existing) await tx.insert(signingKeys).values(created.row);
+    });
+    const active = await this.unretiredKey(alg);
+    if (!active) throw new Error(`no ${alg} signing key after creating one`);
+    return active;
   }
 
   private async generate(alg: AsymmetricAlg) {
