@@ -3,7 +3,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { badRequest, notFound } from "../errors.ts";
 import type { Db } from "../db/client.ts";
 import { identityAccessTokens, identityTlsCertAuths, type TrustedIp } from "../db/schema.ts";
-import { bearerSecurity, createRouter, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
+import { bearerSecurity, createRouter, errorContent, errorResponses, jsonBody, jsonOk } from "../http/router.ts";
 import { assertCryptoPolicy, compileTrust, type CrlDecoder, type TrustSettings } from "../pki/index.ts";
 import { ANYWHERE, toTrustedIp, trustedIpInput, type TrustedIpInput } from "./trusted-ips.ts";
 import { loadManagedIdentity } from "./identities.ts";
@@ -12,6 +12,9 @@ import { AUTH_METHOD } from "../auth-method.ts";
 import type { Principal } from "../http/env.ts";
 import { assertClaimMappings, MAX_CLAIM_MAPPINGS, refusePrototypeName } from "../claims/mappings.ts";
 import { answerForAdmin, fetchedCrlStatus, fetchForAttach, loadFetchedCrls, replaceFetchedCrls, type CrlSource } from "../revocation/crls.ts";
+
+/** Attach and PATCH decode the CRLs they are given: a decoder with no room answers 503 with Retry-After. */
+const CRL_BUSY = errorContent(503, "Database unavailable, or the CRL decoder has no room for another CRL now (retry after Retry-After seconds)");
 
 const TTL_LIMIT = 315_360_000;
 const DEFAULT_TTL = 2_592_000;
@@ -346,7 +349,7 @@ export function tlsCertAuthRoutes(db: Db, crlSource: CrlSource) {
       security: bearerSecurity,
       description: "Attach TLS Certificate Auth configuration onto machine identity",
       request: { params: identityParam, body: jsonBody(attachBody) },
-      responses: { ...jsonOk(answer), ...errorResponses },
+      responses: { ...jsonOk(answer), ...errorResponses, 503: CRL_BUSY },
     }),
     async (c) => {
       const row = await attachTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"), crlSource);
@@ -373,7 +376,7 @@ export function tlsCertAuthRoutes(db: Db, crlSource: CrlSource) {
       tags,
       security: bearerSecurity,
       request: { params: identityParam, body: jsonBody(updateBody) },
-      responses: { ...jsonOk(answer), ...errorResponses },
+      responses: { ...jsonOk(answer), ...errorResponses, 503: CRL_BUSY },
     }),
     async (c) => {
       const row = await updateTlsCertAuth(db, c.get("principal"), c.req.valid("param").identityId, c.req.valid("json"), crlSource);

@@ -135,6 +135,12 @@ describe("the OpenAPI document covers every route", () => {
     );
   });
 
+  it("documents at attach and PATCH the 503 of a CRL decoder with no room, with its Retry-After", () => {
+    const config = ours.paths["/api/v1/auth/tls-cert-auth/identities/{identityId}"];
+    for (const method of ["post", "patch"]) expect(config[method].responses["503"].description).toContain("Retry-After");
+    expect(ours.paths[LOGIN].post.responses["503"].description).not.toContain("CRL decoder");
+  });
+
   it("answers every error of every route with the seed's error shape for that status", () => {
     let checked = 0;
     for (const [path, item] of Object.entries(ours.paths as Record<string, Schema>)) {
