@@ -19,8 +19,9 @@
  * BENCH_SERVICE_FLAGS (as for `npm run bench`) goes to every server but the ceiling: with `--modes handshake
  * --stages login` and `--cpu-prof-md --cpu-prof-dir=…`, a CPU profile of new-connection logins alone.
  * --compare DIR also runs DIR's `login` stage (or those of --compare-stages; a `git worktree` of another commit,
- * node_modules linked in) as base-login, in the same rounds. --compare-env "NAME=value …" sets environment variables for
- * those base servers alone (with --compare . : the same code under another runtime setting, such as BUN_JSC_* options). Servers take turns round by round (round 0 only warms up) so that whatever
+ * node_modules linked in) as base-login, in the same rounds. --compare-env "NAME=value …" sets environment
+ * variables for those base servers alone (with --compare . : the same code under another runtime setting, such
+ * as BUN_JSC_* options). Servers take turns round by round (round 0 only warms up) so that whatever
  * else the machine runs falls on all alike; the range is the lowest and highest round. Ratios and differences
  * measured side by side are what to read; absolute figures on a shared machine move 10–25 %.
  */
