@@ -109,7 +109,7 @@ async function partialLogin(stage: string): Promise<{ port: number }> {
     if (stage !== "lookup") {
       const leaf = await decodeLeaf(chain[0]!);
       if (!leaf) throw badRequest("Undecodable certificate.");
-      await verify({ db, trustCache }, row.tlsCertAuth, leaf, chain, now);
+      await verify({ db, trustCache }, row.tlsCertAuth, row.org.rootOrgId, leaf, chain, now);
     }
     const iat = Math.floor(now.getTime() / 1000);
     const accessToken =

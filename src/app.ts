@@ -112,7 +112,8 @@ export function createApp(deps: AppDeps) {
       clock,
       trustCache: new TrustCache(undefined, crlSource.decode),
       ocsp: ocspLookupFor(config, metrics),
-      crls: (configId) => distributionPoints.forConfiguration(configId),
+      decoderFor: (tenant) => crlSource.decoderFor(tenant),
+      crls: (configId, tenant) => distributionPoints.forConfiguration(configId, tenant),
     });
   app.route("/", loginRoutes({ config, login }));
   app.route("/", organizationRoutes(db));

@@ -27,16 +27,17 @@ const identityParam = z.object({ identityId: z.string().uuid() });
 const identityAnswer = z.object({ identity: identitySchema });
 
 /** Loads an identity with its organization and checks that the caller may manage it (404 before 403). */
+/** The identity, if `principal` may manage it, with its root organization: the tenant whose limits its work counts against. */
 export async function loadManagedIdentity(db: Db, principal: Principal | undefined, identityId: string) {
   const [row] = await db
-    .select({ identity: identities, org: { id: organizations.id, parentOrgId: organizations.parentOrgId } })
+    .select({ identity: identities, org: { id: organizations.id, parentOrgId: organizations.parentOrgId, rootOrgId: organizations.rootOrgId } })
     .from(identities)
     .innerJoin(organizations, eq(organizations.id, identities.orgId))
     .where(eq(identities.id, identityId))
     .limit(1);
   if (!row) throw notFound("Identity not found.");
   assertCanManageOrg(principal, row.org);
-  return row.identity;
+  return { ...row.identity, rootOrgId: row.org.rootOrgId };
 }
 
 export const identityBody = z.strictObject({

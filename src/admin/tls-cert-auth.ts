@@ -227,7 +227,8 @@ export async function attachTlsCertAuth(
   body: z.infer<typeof attachBody>,
   crlSource: CrlSource,
 ) {
-  await loadManagedIdentity(db, principal, identityId);
+  const { rootOrgId } = await loadManagedIdentity(db, principal, identityId);
+  const decode = crlSource.decoderFor(rootOrgId);
   const values = {
     identityId,
     caCertificate: body.caCertificate,
@@ -254,8 +255,8 @@ export async function attachTlsCertAuth(
     accessTokenMaxTTL: body.accessTokenMaxTTL,
     accessTokenNumUsesLimit: body.accessTokenNumUsesLimit,
   };
-  const fetched = await fetchForAttach(crlSource, values.crlUrls ?? [], new Date());
-  const trust = await assertUsableSettings({ ...values, fetchedCrls: fetched }, crlSource.decode);
+  const fetched = await fetchForAttach(crlSource, values.crlUrls ?? [], new Date(), decode);
+  const trust = await assertUsableSettings({ ...values, fetchedCrls: fetched }, decode);
   try {
     const row = await db.transaction(async (tx) => {
       const [inserted] = await tx
@@ -285,7 +286,8 @@ export async function updateTlsCertAuth(
   body: z.infer<typeof updateBody>,
   crlSource: CrlSource,
 ) {
-  await loadManagedIdentity(db, principal, identityId);
+  const { rootOrgId } = await loadManagedIdentity(db, principal, identityId);
+  const decode = crlSource.decoderFor(rootOrgId);
   const current = await findSettings(db, identityId);
   const { accessTokenTrustedIps, ...rest } = body;
   const changes = {
@@ -296,12 +298,12 @@ export async function updateTlsCertAuth(
   const stored = await loadFetchedCrls(db, current.id, "url");
   const wanted = changes.crlUrls === undefined ? stored.map((crl) => crl.url) : (changes.crlUrls ?? []);
   const kept = stored.filter((crl) => wanted.includes(crl.url));
-  const fetched = await fetchForAttach(crlSource, wanted.filter((url) => !kept.some((crl) => crl.url === url)), new Date());
+  const fetched = await fetchForAttach(crlSource, wanted.filter((url) => !kept.some((crl) => crl.url === url)), new Date(), decode);
   // Distribution point CRLs were verified against the CAs they were fetched for; other CAs fetch their own.
   const merged = { ...current, ...changes };
   const keepDistributionPoints = merged.useCrlDistributionPoints && merged.caCertificate === current.caCertificate;
   const distributionPoints = keepDistributionPoints ? await loadFetchedCrls(db, current.id, "distribution_point") : [];
-  const trust = await assertUsableSettings({ ...merged, fetchedCrls: [...kept, ...fetched, ...distributionPoints] }, crlSource.decode);
+  const trust = await assertUsableSettings({ ...merged, fetchedCrls: [...kept, ...fetched, ...distributionPoints] }, decode);
   const row = await db.transaction(async (tx) => {
     const [updated] = await tx
       .update(identityTlsCertAuths)

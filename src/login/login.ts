@@ -2,7 +2,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordFailedLogin, type FailedLogin } from "../audit/login.ts";
-import { decodeLeaf, leafTooLarge, type DecodedLeaf, type DistributionPointCrls, type OcspLookup, type TrustCache } from "../pki/index.ts";
+import { decodeLeaf, leafTooLarge, type CrlDecoder, type DecodedLeaf, type DistributionPointCrls, type OcspLookup, type TrustCache } from "../pki/index.ts";
 import type { TokenAnswer } from "../tokens/answer.ts";
 import { tokenIssuer } from "../tokens/issue.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
@@ -28,10 +28,12 @@ export interface LoginDeps {
   signer: TokenSigner;
   clock: () => Date;
   trustCache: TrustCache;
+  /** How a tenant's (a root organization's) logins decode CRLs, waiting their turn with other tenants'. */
+  decoderFor?: (tenant: string) => CrlDecoder;
   /** OCSP for configurations with ocspEnabled; without it, no OCSP is asked. */
   ocsp?: OcspLookup;
-  /** CRLs of distribution points for configurations with useCrlDistributionPoints; without it, none is fetched. */
-  crls?: (configId: string) => DistributionPointCrls;
+  /** CRLs of distribution points for configurations with useCrlDistributionPoints, decoded as the tenant's; without it, none is fetched. */
+  crls?: (configId: string, tenant: string) => DistributionPointCrls;
 }
 
 /** Reads of the identity per login at most, when what was read keeps changing under it. */
@@ -85,7 +87,7 @@ export function createLogin(deps: LoginDeps): Login {
       if (!leaf) throw certificateUndecodable();
       facts.leaf = leaf.summary;
       const now = deps.clock();
-      await verify(deps, tlsCertAuth, leaf, chain!, now);
+      await verify(deps, tlsCertAuth, row.org.rootOrgId, leaf, chain!, now);
       const orgId = await scopeOrganization(deps.db, row.identity.id, row.org, request.organizationSlug, (id) => (facts.orgId = id));
       return issue({
         identityId: row.identity.id,

@@ -37,7 +37,7 @@ export const loginRoute = createRoute({
     422: errorContent(422, "Invalid body"),
     429: errorContent(429, "Too many login attempts from this client IP"),
     500: errorContent(500, "Internal error"),
-    503: errorContent(503, "Database unavailable"),
+    503: errorContent(503, "Database unavailable, or the CRL decoder has no room now for the CRLs of the identity's configuration (retry after Retry-After seconds)"),
   },
 });
 

@@ -2,24 +2,45 @@ import { eq } from "drizzle-orm";
 import { ocspSettingsOf, trustSettingsOf } from "../admin/tls-cert-auth.ts";
 import type { Db } from "../db/client.ts";
 import { identityTlsCertAuths } from "../db/schema.ts";
-import { verifyDecoded, type DecodedLeaf, type DistributionPointCrls, type OcspLookup, type TrustCache } from "../pki/index.ts";
+import { busy } from "../errors.ts";
+import { TrustConfigBusy, verifyDecoded, type CrlDecoder, type DecodedLeaf, type DistributionPointCrls, type OcspLookup, type TrustCache } from "../pki/index.ts";
 import { DP_LOGIN_BUDGET_MS } from "../revocation/distribution-points.ts";
 import { OCSP_LOGIN_BUDGET_MS } from "../revocation/ocsp.ts";
 import { loadFetchedCrls } from "../revocation/crls.ts";
 import { refusedChain, tlsCertAuthNotAttached } from "./refusals.ts";
 
-/** Judges the chain against the TLS cert auth at `version`; throws the refusal. */
+export interface VerificationDeps {
+  db: Db;
+  trustCache: TrustCache;
+  /** How a tenant's (a root organization's) logins decode CRLs; without it, the trust cache's own decoder. */
+  decoderFor?: (tenant: string) => CrlDecoder;
+  ocsp?: OcspLookup;
+  crls?: (configId: string, tenant: string) => DistributionPointCrls;
+}
+
+/**
+ * Judges the chain against the TLS cert auth at `version` of an identity of `tenant` (its root organization);
+ * throws the refusal. A configuration that cannot be compiled now because the CRL decoder has no room for its
+ * tenant answers 503 with Retry-After: nobody is logged in on a guess, and the same login succeeds later.
+ */
 export async function verify(
-  deps: { db: Db; trustCache: TrustCache; ocsp?: OcspLookup; crls?: (configId: string) => DistributionPointCrls },
+  deps: VerificationDeps,
   tlsCertAuth: { id: string; version: string },
+  tenant: string,
   leaf: DecodedLeaf,
   chain: Uint8Array[],
   now: Date,
 ): Promise<void> {
-  const trust = await deps.trustCache.get(`${tlsCertAuth.id}:${tlsCertAuth.version}`, () => loadTrustSettings(deps.db, tlsCertAuth.id));
+  let trust;
+  try {
+    trust = await deps.trustCache.get(`${tlsCertAuth.id}:${tlsCertAuth.version}`, () => loadTrustSettings(deps.db, tlsCertAuth.id), deps.decoderFor?.(tenant));
+  } catch (err) {
+    if (err instanceof TrustConfigBusy) throw busy(`The identity's TLS cert auth could not be loaded now: ${err.message}`);
+    throw err;
+  }
   const network = {
     ocsp: deps.ocsp && { lookup: deps.ocsp, deadline: Date.now() + OCSP_LOGIN_BUDGET_MS },
-    crls: trust.distributionPoints && deps.crls ? { crls: deps.crls(tlsCertAuth.id), deadline: Date.now() + DP_LOGIN_BUDGET_MS } : undefined,
+    crls: trust.distributionPoints && deps.crls ? { crls: deps.crls(tlsCertAuth.id, tenant), deadline: Date.now() + DP_LOGIN_BUDGET_MS } : undefined,
   };
   const verdict = await verifyDecoded(trust, leaf.certificate, chain, now, network);
   if (!verdict.ok) throw refusedChain(verdict);

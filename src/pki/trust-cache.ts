@@ -21,11 +21,14 @@ export class TrustCache {
     this.#cache = new ByteBudgetCache(budgetBytes);
   }
 
-  /** `settings` may be a loader, so that a hit never reads the (possibly megabytes of) CA and CRL text. */
-  get(key: string, settings: TrustSettings | (() => Promise<TrustSettings>)): Promise<CompiledTrust> {
+  /**
+   * `settings` may be a loader, so that a hit never reads the (possibly megabytes of) CA and CRL text; `decode`,
+   * how a miss decodes its CRLs, defaults to the cache's own.
+   */
+  get(key: string, settings: TrustSettings | (() => Promise<TrustSettings>), decode: CrlDecoder = this.decode): Promise<CompiledTrust> {
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded, this.decode)) : compileTrust(settings, this.decode);
+    const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded, decode)) : compileTrust(settings, decode);
     this.#cache.set(key, compiling, COMPILING_BYTES);
     compiling.then(
       (trust) => {

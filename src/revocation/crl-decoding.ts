@@ -9,6 +9,10 @@ export const WORKER_FROM_BYTES = 16 * 1024;
 export const DECODE_TIME_CAP_MS = 60_000;
 /** CRLs waiting for the worker at most; one more is refused at once. */
 export const DECODE_QUEUE_LIMIT = 32;
+/** CRLs one tenant (a root organization) may have waiting at most: one tenant cannot take the whole queue. */
+export const DECODE_QUEUE_PER_TENANT = 8;
+/** The tenant of the service's own decodes (refreshes, the start's backfill): it waits its turn like any other. */
+const SERVICE = "";
 /** Decoded CRLs kept by content (SHA-256 of the DER), least recently used out first. */
 export const DECODED_CACHE_BYTES = 64 * 1024 * 1024;
 /** An idle worker is stopped after this long, giving back the memory of its last decode. */
@@ -30,6 +34,7 @@ export interface CrlDecodingLimits {
   workerFromBytes: number;
   timeCapMs: number;
   queueLimit: number;
+  tenantQueueLimit: number;
   cacheBytes: number;
 }
 
@@ -37,13 +42,16 @@ const DEFAULT_LIMITS: CrlDecodingLimits = {
   workerFromBytes: WORKER_FROM_BYTES,
   timeCapMs: DECODE_TIME_CAP_MS,
   queueLimit: DECODE_QUEUE_LIMIT,
+  tenantQueueLimit: DECODE_QUEUE_PER_TENANT,
   cacheBytes: DECODED_CACHE_BYTES,
 };
 
 /**
  * How the service decodes CRL bytes (attach, PATCH, compiling a configuration version, refreshes, distribution
  * points): by content, so the same bytes are decoded once while they stay in the cache (concurrent callers share
- * one decode), and a large CRL in a worker thread, so that logins are answered meanwhile.
+ * one decode), and a large CRL in a worker thread, so that logins are answered meanwhile. The worker's queue is
+ * shared fairly: each tenant (a root organization, whose admins control its CRLs) has a few places in it, and
+ * tenants take turns, so one tenant's CRLs cannot keep another's attach, PATCH or login waiting or refused.
  */
 export class CrlDecoding {
   readonly #cache: ByteBudgetCache<string, Promise<DecodedCrl>>;
@@ -56,15 +64,22 @@ export class CrlDecoding {
   ) {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
     this.#cache = new ByteBudgetCache(this.#limits.cacheBytes);
-    this.#worker = new DecodingThread(this.#limits.timeCapMs, this.#limits.queueLimit);
+    this.#worker = new DecodingThread(this.#limits.timeCapMs, this.#limits.queueLimit, this.#limits.tenantQueueLimit);
   }
 
-  /** The CrlDecoder compileTrust and compileCrl take. */
-  readonly decode: CrlDecoder = async (der) => {
+  /** The CrlDecoder of the service's own work (refreshes, the start's backfill). */
+  readonly decode: CrlDecoder = (der) => this.#decode(der, SERVICE);
+
+  /** The CrlDecoder of work done for `tenant` (the root organization id): its attaches, PATCHes and logins. */
+  decoderFor(tenant: string): CrlDecoder {
+    return (der) => this.#decode(der, tenant);
+  }
+
+  async #decode(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
     const key = await sha256Hex(der);
     const hit = this.#cache.get(key);
     if (hit) return hit;
-    const decoding = der.length < this.#limits.workerFromBytes ? this.#here(der) : this.#elsewhere(der);
+    const decoding = der.length < this.#limits.workerFromBytes ? this.#here(der) : this.#elsewhere(der, tenant);
     this.#cache.set(key, decoding, PENDING_BYTES);
     decoding.then(
       (decoded) => {
@@ -75,16 +90,16 @@ export class CrlDecoding {
       },
     );
     return decoding;
-  };
+  }
 
   async #here(der: Uint8Array<ArrayBuffer>): Promise<DecodedCrl> {
     this.metrics.crlDecodes.inc("event_loop");
     return decodeCrl(der);
   }
 
-  #elsewhere(der: Uint8Array<ArrayBuffer>): Promise<DecodedCrl> {
+  #elsewhere(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
     this.metrics.crlDecodes.inc("worker");
-    return this.#worker.decode(der);
+    return this.#worker.decode(der, tenant);
   }
 
   /** Bytes the cache holds now, at most `cacheBytes`. */
@@ -106,27 +121,39 @@ interface Job {
 
 type Answer = { ready: true } | { decoded: DecodedCrl } | { error: string };
 
-/** One worker thread, started on demand, that decodes one CRL at a time from a bounded queue. */
+/**
+ * One worker thread, started on demand, that decodes one CRL at a time from a bounded queue: per tenant first in,
+ * first out, and tenants served in turn (one CRL each, round robin).
+ */
 class DecodingThread {
   #worker: Worker | null = null;
   /** The worker has loaded its modules and takes a CRL. */
   #ready = false;
   #current: Job | null = null;
-  #queue: Job[] = [];
+  /** Waiting jobs by tenant, the tenant to be served next first. */
+  #waiting = new Map<string, Job[]>();
+  #queued = 0;
   #cap: ReturnType<typeof setTimeout> | undefined;
   #idle: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly timeCapMs: number,
     private readonly queueLimit: number,
+    private readonly tenantQueueLimit: number,
   ) {}
 
-  decode(der: Uint8Array<ArrayBuffer>): Promise<DecodedCrl> {
-    if (this.#queue.length >= this.queueLimit) {
-      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${this.#queue.length} CRLs are waiting to be decoded; try again later`, true));
+  decode(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
+    const mine = this.#waiting.get(tenant);
+    if (mine && mine.length >= this.tenantQueueLimit) {
+      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${mine.length} CRLs of this organization are waiting to be decoded; try again later`, true));
+    }
+    if (this.#queued >= this.queueLimit) {
+      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${this.#queued} CRLs are waiting to be decoded; try again later`, true));
     }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ der, resolve, reject });
+      if (mine) mine.push({ der, resolve, reject });
+      else this.#waiting.set(tenant, [{ der, resolve, reject }]);
+      this.#queued++;
       this.#next();
     });
   }
@@ -134,12 +161,26 @@ class DecodingThread {
   close(): void {
     this.#stop();
     this.#finish(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
-    for (const job of this.#queue.splice(0)) job.reject(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
+    for (const jobs of this.#waiting.values()) for (const job of jobs) job.reject(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
+    this.#waiting.clear();
+    this.#queued = 0;
+  }
+
+  /** The first waiting job of the tenant whose turn it is; that tenant goes to the back of the line. */
+  #take(): Job | undefined {
+    for (const [tenant, jobs] of this.#waiting) {
+      const job = jobs.shift()!;
+      this.#waiting.delete(tenant);
+      if (jobs.length > 0) this.#waiting.set(tenant, jobs);
+      this.#queued--;
+      return job;
+    }
+    return undefined;
   }
 
   #next(): void {
     if (this.#current) return;
-    const job = this.#queue.shift();
+    const job = this.#take();
     if (!job) {
       clearTimeout(this.#idle);
       this.#idle = setTimeout(() => this.#stop(), IDLE_MS);

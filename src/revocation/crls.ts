@@ -30,6 +30,11 @@ export class CrlSource {
     this.decode = decoding.decode;
   }
 
+  /** How work done for `tenant` (a root organization id) decodes CRLs: it waits its turn with other tenants'. */
+  decoderFor(tenant: string): CrlDecoder {
+    return this.decoding.decoderFor(tenant);
+  }
+
   /**
    * `staleIfUnchanged`: the stored CRL is past or near its nextUpdate, so a 304 (the same stale list again) is a
    * failed refresh, counted and thrown as one, rather than a good answer that hides the CRL running out.
@@ -81,8 +86,13 @@ export function goodFetch(source: CrlSource, result: FetchResult & { status: 200
   };
 }
 
-/** Fetches every URL for an attach or PATCH; a failure is a 400 naming the URL. */
-export async function fetchForAttach(source: CrlSource, urls: readonly string[], now: Date): Promise<Omit<FetchedRow, "configId">[]> {
+/** Fetches every URL for an attach or PATCH (decoded by `decode`, the tenant's); a failure is a 400 naming the URL. */
+export async function fetchForAttach(
+  source: CrlSource,
+  urls: readonly string[],
+  now: Date,
+  decode: CrlDecoder = source.decode,
+): Promise<Omit<FetchedRow, "configId">[]> {
   return Promise.all(
     urls.map(async (url) => {
       let result: FetchResult;
@@ -93,15 +103,15 @@ export async function fetchForAttach(source: CrlSource, urls: readonly string[],
         throw err;
       }
       if (result.status !== 200) throw badRequest(`The CRL at ${url} could not be fetched: it answered HTTP ${result.status}.`);
-      return { url, ...goodFetch(source, result, await decodeFetched(source, url, result.body), now) };
+      return { url, ...goodFetch(source, result, await decodeFetched(decode, url, result.body), now) };
     }),
   );
 }
 
 /** The dates of a fetched body (its signature is checked with the whole configuration), through the same decoder as an uploaded CRL; a body that is not a CRL is a 400 naming the URL. */
-async function decodeFetched(source: CrlSource, url: string, der: Uint8Array<ArrayBuffer>) {
+async function decodeFetched(decode: CrlDecoder, url: string, der: Uint8Array<ArrayBuffer>) {
   try {
-    const crl = await compileCrl(der, `CRL ${url}`, new Map(), source.decode);
+    const crl = await compileCrl(der, `CRL ${url}`, new Map(), decode);
     return { thisUpdate: crl.thisUpdate, nextUpdate: crl.nextUpdate };
   } catch (err) {
     throw answerForAdmin(err);

@@ -50,15 +50,15 @@ export class DistributionPoints {
     private readonly log: Logger,
   ) {}
 
-  /** What a login with configuration `configId` hands to the engine. */
-  forConfiguration(configId: string): DistributionPointCrls {
+  /** What a login with configuration `configId`, of `tenant` (its identity's root organization), hands to the engine. */
+  forConfiguration(configId: string, tenant: string): DistributionPointCrls {
     return {
-      fetch: (url, anchors, compilation, deadline) => this.#crl(configId, url, anchors, compilation, deadline),
+      fetch: (url, anchors, compilation, deadline) => this.#crl(configId, tenant, url, anchors, compilation, deadline),
       used: (url) => this.#touch(configId, url),
     };
   }
 
-  async #crl(configId: string, url: string, anchors: ReadonlyMap<string, ParsedCertificate[]>, compilation: string, deadline: number) {
+  async #crl(configId: string, tenant: string, url: string, anchors: ReadonlyMap<string, ParsedCertificate[]>, compilation: string, deadline: number) {
     const key = `${compilation} ${url}`;
     const learned = this.#learned.get(key);
     if (learned) return learned;
@@ -66,7 +66,7 @@ export class DistributionPoints {
     if (failed && failed.until > Date.now()) return failed.why;
     let pending = this.#inflight.get(key);
     if (!pending) {
-      pending = this.#load(configId, url, anchors)
+      pending = this.#load(configId, tenant, url, anchors)
         .then(
           (found) => {
             if (typeof found !== "string") this.#learned.set(key, found, crlCharge(found));
@@ -81,12 +81,12 @@ export class DistributionPoints {
     return byDeadline(pending, deadline);
   }
 
-  async #load(configId: string, url: string, anchors: ReadonlyMap<string, ParsedCertificate[]>): Promise<CompiledCrl | string> {
+  async #load(configId: string, tenant: string, url: string, anchors: ReadonlyMap<string, ParsedCertificate[]>): Promise<CompiledCrl | string> {
     const [stored] = await this.db
       .select({ der: fetchedCrls.der })
       .from(fetchedCrls)
       .where(and(eq(fetchedCrls.configId, configId), eq(fetchedCrls.url, url)));
-    if (stored) return this.#compile(configId, url, stored.der, anchors);
+    if (stored) return this.#compile(configId, tenant, url, stored.der, anchors);
     let result: FetchResult;
     try {
       result = await this.source.fetch(url);
@@ -95,15 +95,15 @@ export class DistributionPoints {
       return this.#fail(configId, url, `fetching ${url} failed: ${err.message}`);
     }
     if (result.status !== 200) return this.#fail(configId, url, `${url} answered HTTP ${result.status}`);
-    const crl = await this.#compile(configId, url, result.body, anchors);
+    const crl = await this.#compile(configId, tenant, url, result.body, anchors);
     if (typeof crl !== "string") await this.#store(configId, url, result, crl);
     return crl;
   }
 
   /** Verified exactly like an uploaded CRL. */
-  async #compile(configId: string, url: string, der: Uint8Array<ArrayBuffer>, anchors: ReadonlyMap<string, ParsedCertificate[]>) {
+  async #compile(configId: string, tenant: string, url: string, der: Uint8Array<ArrayBuffer>, anchors: ReadonlyMap<string, ParsedCertificate[]>) {
     try {
-      return await compileCrl(der, `CRL ${url}`, anchors, this.source.decode);
+      return await compileCrl(der, `CRL ${url}`, anchors, this.source.decoderFor(tenant));
     } catch (err) {
       if (err instanceof TrustConfigError) return this.#fail(configId, url, err.message.replace(/\.$/, ""));
       throw err;

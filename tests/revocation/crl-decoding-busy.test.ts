@@ -1,6 +1,8 @@
 /**
  * A CRL that cannot be decoded now because the decoder is at capacity is not a bad request: attach answers 503
- * with Retry-After, stores nothing, and the same request succeeds once the queue has drained.
+ * with Retry-After, stores nothing, and the same request succeeds once the queue has drained. The queue is
+ * shared fairly between tenants (root organizations): one tenant's CRLs cannot keep another's attach or login
+ * out, and a login whose configuration cannot be compiled now answers 503 too, never a 500 or a token.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -13,7 +15,7 @@ import { Metrics } from "../../src/metrics/registry.ts";
 import { CrlDecoding } from "../../src/revocation/crl-decoding.ts";
 import { CrlSource } from "../../src/revocation/crls.ts";
 import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
-import { makeCa, makeCrl, makeCrlDer } from "../fixtures/pki.ts";
+import { makeCa, makeCrl, makeCrlDer, makeLeaf } from "../fixtures/pki.ts";
 
 const ADMIN_TOKEN = "busy-test-admin-token-0123456789abcdefghij";
 const serials = (count: number, from: number) => Array.from({ length: count }, (_, i) => (from + i).toString(16));
@@ -22,33 +24,42 @@ let dataDir: string;
 let service: Service;
 let decoding: CrlDecoding;
 let app: App;
+/** Every CRL goes to the worker, decoded CRLs are not kept (so a login's compilation decodes again), two may wait, one per tenant. */
+let fairDecoding: CrlDecoding;
+let fairApp: App;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "certauth-busy-"));
-  service = await bootstrap({ DATA_DIR: dataDir, DATABASE_URL: "memory://", ADMIN_TOKEN, LOG_LEVEL: "silent" }, () => {});
-  const metrics = new Metrics();
+  service = await bootstrap({ DATA_DIR: dataDir, DATABASE_URL: "memory://", ADMIN_TOKEN, LOG_LEVEL: "silent", LOGIN_RATE_LIMIT: "0" }, () => {});
+  const appWith = async (limits: ConstructorParameters<typeof CrlDecoding>[1]) => {
+    const metrics = new Metrics();
+    const crlDecoding = new CrlDecoding(metrics, limits);
+    const built = createApp({
+      config: service.config,
+      database: service.database,
+      signer: service.signer,
+      clock: () => new Date(),
+      adminTokenHash: await sha256(ADMIN_TOKEN),
+      log: createLogger("silent", () => {}, "json"),
+      metrics,
+      crlSource: new CrlSource(service.config.REVOCATION_FETCH_ALLOWED_HOSTS, service.config.CRL_REFRESH_INTERVAL, metrics, crlDecoding),
+    });
+    return [crlDecoding, built] as const;
+  };
   // Every CRL goes to the worker, and one may wait while another is decoded.
-  decoding = new CrlDecoding(metrics, { workerFromBytes: 0, queueLimit: 1 });
-  app = createApp({
-    config: service.config,
-    database: service.database,
-    signer: service.signer,
-    clock: () => new Date(),
-    adminTokenHash: await sha256(ADMIN_TOKEN),
-    log: createLogger("silent", () => {}, "json"),
-    metrics,
-    crlSource: new CrlSource(service.config.REVOCATION_FETCH_ALLOWED_HOSTS, service.config.CRL_REFRESH_INTERVAL, metrics, decoding),
-  });
+  [decoding, app] = await appWith({ workerFromBytes: 0, queueLimit: 1 });
+  [fairDecoding, fairApp] = await appWith({ workerFromBytes: 0, queueLimit: 2, tenantQueueLimit: 1, cacheBytes: 0 });
 });
 
 afterAll(async () => {
   decoding.close();
+  fairDecoding.close();
   await service.database.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const admin = (path: string, method = "GET", json?: unknown) =>
-  app.fetch(
+const admin = (path: string, method = "GET", json?: unknown, to: App = app) =>
+  to.fetch(
     new Request(`https://localhost${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(json === undefined ? {} : { "content-type": "application/json" }) },
@@ -91,4 +102,66 @@ describe("a CRL the decoder has no room for", () => {
     const answer = await admin(`/api/v1/auth/tls-cert-auth/identities/${identity.identity.id}`, "POST", { caCertificate: ca.pem, crls: junk });
     expect(answer.status).toBe(400);
   });
+});
+
+describe("the decoder's queue, shared between tenants", () => {
+  const fairAdmin = (path: string, method = "GET", json?: unknown) => admin(path, method, json, fairApp);
+  const tenant = async (slug: string) => {
+    const org = ((await (await fairAdmin("/api/v1/organizations", "POST", { name: slug, slug })).json()) as any).organization;
+    const identity = ((await (await fairAdmin("/api/v1/identities", "POST", { name: slug, organizationId: org.id })).json()) as any).identity;
+    const ca = await makeCa({ subject: `CN=${slug} CA` });
+    return { rootOrgId: org.rootOrgId as string, identityId: identity.id as string, ca, path: `/api/v1/auth/tls-cert-auth/identities/${identity.id}` };
+  };
+  /** Large CRLs decoded for these tenants, queued at once; what settles once the worker is done with them. */
+  const hold = async (...tenants: string[]) => {
+    const ca = await makeCa({ subject: "CN=Held" });
+    const ders = await Promise.all(tenants.map((_, i) => makeCrlDer({ issuer: ca, revoked: serials(20_000, 0x100000 * (i + 1)) })));
+    return { done: Promise.all(tenants.map((rootOrgId, i) => fairDecoding.decoderFor(rootOrgId)(ders[i]!))) };
+  };
+
+  it("refuses a tenant past its places while another tenant's attach still gets in and succeeds", async () => {
+    const [a, b] = [await tenant("fair-a"), await tenant("fair-b")];
+    const small = async (t: typeof a) => ({ caCertificate: t.ca.pem, crls: (await makeCrl({ issuer: t.ca, revoked: serials(10, 0x100) })).pem });
+    // One of a's is decoded, one waits: a has no place left, the queue has one.
+    const held = await hold(a.rootOrgId, a.rootOrgId);
+    const refused = await fairAdmin(a.path, "POST", await small(a));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    expect(((await refused.json()) as { message: string }).message).toBe(
+      "CRL #1 could not be decoded now: 1 CRLs of this organization are waiting to be decoded; try again later.",
+    );
+    const attached = await fairAdmin(b.path, "POST", await small(b));
+    expect(attached.status).toBe(200);
+    await held.done;
+  }, 60_000);
+
+  it("answers a login whose configuration cannot be compiled now 503 with Retry-After, and logs it in once there is room", async () => {
+    const [a, b, c] = [await tenant("fair-c"), await tenant("fair-d"), await tenant("fair-e")];
+    const crl = await makeCrl({ issuer: b.ca, revoked: serials(10, 0x100) });
+    expect((await fairAdmin(b.path, "POST", { caCertificate: b.ca.pem, crls: crl.pem })).status).toBe(200);
+    const leaf = await makeLeaf({ issuer: b.ca, cn: "fair-login" });
+    const login = () =>
+      fairApp.fetch(
+        new Request("https://localhost/api/v1/auth/tls-cert-auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ identityId: b.identityId }),
+        }),
+        { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
+      );
+    // Two other tenants take both places (one decoded, one waiting): b's first login must compile its CRL.
+    const held = await hold(a.rootOrgId, a.rootOrgId, c.rootOrgId);
+    const refused = await login();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    const body = (await refused.json()) as { message: string; accessToken?: string };
+    expect(body.accessToken).toBeUndefined();
+    expect(body.message).toBe(
+      "The identity's TLS cert auth could not be loaded now: CRL #1 could not be decoded now: 2 CRLs are waiting to be decoded; try again later.",
+    );
+    await held.done;
+    const answered = await login();
+    expect(answered.status).toBe(200);
+    expect(((await answered.json()) as { accessToken: string }).accessToken).toBeString();
+  }, 60_000);
 });

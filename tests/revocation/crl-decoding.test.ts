@@ -87,6 +87,33 @@ describe("CrlDecoding", () => {
     }
   });
 
+  it("gives each tenant a few places in its queue and serves tenants in turn", async () => {
+    const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0, queueLimit: 4, tenantQueueLimit: 2 });
+    try {
+      const finished: string[] = [];
+      const submit = (tenant: string, name: string, der: Uint8Array<ArrayBuffer>) =>
+        decoding.decoderFor(tenant)(der).then(
+          () => void finished.push(name),
+          (err: Error) => {
+            finished.push(`${name} refused`);
+            throw err;
+          },
+        );
+      const ders = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => crlOf(1_000, 0x100000 * (i + 1))));
+      // a1 is taken at once; a2 and a3 fill tenant a's two places; a4 is refused although the queue has room.
+      const a = [submit("a", "a1", ders[0]!), submit("a", "a2", ders[1]!), submit("a", "a3", ders[2]!)];
+      const a4 = submit("a", "a4", ders[3]!);
+      await expect(a4).rejects.toBeInstanceOf(CrlDecodeRefused);
+      await expect(a4).rejects.toThrow("could not be decoded now: 2 CRLs of this organization are waiting to be decoded; try again later");
+      // Another tenant still gets in, and waits for one of a's, not for both.
+      const b = [submit("b", "b1", ders[4]!), decoding.decode(ders[5]!).then(() => void finished.push("service"))];
+      await Promise.all([...a, ...b]);
+      expect(finished).toEqual(["a4 refused", "a1", "a2", "b1", "service", "a3"]);
+    } finally {
+      decoding.close();
+    }
+  });
+
   it("answers a body that is not a CRL as undecodable, from the worker too", async () => {
     const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0 });
     try {
