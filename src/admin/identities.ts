@@ -26,8 +26,10 @@ const present = (i: IdentityRow) => ({ id: i.id, name: i.name, orgId: i.orgId, r
 const identityParam = z.object({ identityId: z.string().uuid() });
 const identityAnswer = z.object({ identity: identitySchema });
 
-/** Loads an identity with its organization and checks that the caller may manage it (404 before 403). */
-/** The identity, if `principal` may manage it, with its root organization: the tenant whose limits its work counts against. */
+/**
+ * Loads an identity with its organization and checks that the caller may manage it (404 before 403). Answers it
+ * with its root organization (`rootOrgId`): the tenant whose limits its work counts against.
+ */
 export async function loadManagedIdentity(db: Db, principal: Principal | undefined, identityId: string) {
   const [row] = await db
     .select({ identity: identities, org: { id: organizations.id, parentOrgId: organizations.parentOrgId, rootOrgId: organizations.rootOrgId } })

@@ -1,8 +1,7 @@
 import type { Config } from "../config.ts";
-import type { Db } from "../db/client.ts";
 import { AppError } from "../errors.ts";
 import { recordFailedLogin, type FailedLogin } from "../audit/login.ts";
-import { decodeLeaf, leafTooLarge, type CrlDecoder, type DecodedLeaf, type DistributionPointCrls, type OcspLookup, type TrustCache } from "../pki/index.ts";
+import { decodeLeaf, leafTooLarge, type DecodedLeaf } from "../pki/index.ts";
 import type { TokenAnswer } from "../tokens/answer.ts";
 import { tokenIssuer } from "../tokens/issue.ts";
 import type { TokenSigner } from "../tokens/signer.ts";
@@ -10,7 +9,7 @@ import { isUuid } from "../uuid.ts";
 import { identityLookup, type IdentityRow } from "./identities.ts";
 import { certificateTooLarge, certificateUndecodable, identityNotFound, noCertificate, settingsChanged, tlsCertAuthNotAttached } from "./refusals.ts";
 import { scopeOrganization } from "./sub-organization.ts";
-import { verify } from "./verification.ts";
+import { verify, type VerificationDeps } from "./verification.ts";
 
 export interface LoginRequest {
   identityId: string;
@@ -22,18 +21,10 @@ export interface LoginRequest {
 
 export type Login = (request: LoginRequest) => Promise<TokenAnswer>;
 
-export interface LoginDeps {
-  db: Db;
+export interface LoginDeps extends VerificationDeps {
   config: Config;
   signer: TokenSigner;
   clock: () => Date;
-  trustCache: TrustCache;
-  /** How a tenant's (a root organization's) logins decode CRLs, waiting their turn with other tenants'. */
-  decoderFor?: (tenant: string) => CrlDecoder;
-  /** OCSP for configurations with ocspEnabled; without it, no OCSP is asked. */
-  ocsp?: OcspLookup;
-  /** CRLs of distribution points for configurations with useCrlDistributionPoints, decoded as the tenant's; without it, none is fetched. */
-  crls?: (configId: string, tenant: string) => DistributionPointCrls;
 }
 
 /** Reads of the identity per login at most, when what was read keeps changing under it. */

@@ -12,9 +12,11 @@ import { refusedChain, tlsCertAuthNotAttached } from "./refusals.ts";
 export interface VerificationDeps {
   db: Db;
   trustCache: TrustCache;
-  /** How a tenant's (a root organization's) logins decode CRLs; without it, the trust cache's own decoder. */
+  /** How a tenant's (a root organization's) logins decode CRLs, waiting their turn with other tenants'; without it, the trust cache's own decoder. */
   decoderFor?: (tenant: string) => CrlDecoder;
+  /** OCSP for configurations with ocspEnabled; without it, no OCSP is asked. */
   ocsp?: OcspLookup;
+  /** CRLs of distribution points for configurations with useCrlDistributionPoints, decoded as the tenant's; without it, none is fetched. */
   crls?: (configId: string, tenant: string) => DistributionPointCrls;
 }
 
