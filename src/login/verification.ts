@@ -37,7 +37,8 @@ export async function verify(
   try {
     trust = await deps.trustCache.get(`${tlsCertAuth.id}:${tlsCertAuth.version}`, () => loadTrustSettings(deps.db, tlsCertAuth.id), deps.decoderFor?.(tenant));
   } catch (err) {
-    if (err instanceof TrustConfigBusy) throw busy(`The identity's TLS cert auth could not be loaded now: ${err.message}`);
+    // The decoder's own sentence (how many CRLs wait) is not for an unauthenticated client.
+    if (err instanceof TrustConfigBusy) throw busy("The identity's TLS cert auth could not be loaded now: its CRLs are waiting to be decoded; try again later.");
     throw err;
   }
   const network = {

@@ -17,6 +17,12 @@ const FAILURE_CLASS: Record<number, string> = {
   503: "database_unavailable",
 };
 
+/** A 503 that says when to retry is the service at capacity (errors.ts `busy`); one that does not, the database. */
+function failureClass(c: Context<AppEnv>, status: number): string {
+  if (status === 503 && c.res.headers.has("retry-after")) return "busy";
+  return FAILURE_CLASS[status] ?? `http_${status}`;
+}
+
 /**
  * Counts one answered request from its outcome: the status and the reason code the error handler put in the
  * context (the same code as the `x-certauth-reason` header). `started` is its performance.now() at arrival, so
@@ -33,7 +39,7 @@ export function observe(metrics: Metrics, c: Context<AppEnv>, started: number): 
       metrics.logins.inc("success", "ok");
       metrics.tokensIssued++;
     } else {
-      metrics.logins.inc("failure", reason ?? FAILURE_CLASS[status] ?? `http_${status}`);
+      metrics.logins.inc("failure", reason ?? failureClass(c, status));
     }
     return;
   }

@@ -7,7 +7,7 @@ import type { Metrics } from "../metrics/registry.ts";
 export const WORKER_FROM_BYTES = 16 * 1024;
 /** The longest one decode may run in the worker; past it the worker is stopped and the CRL refused. */
 export const DECODE_TIME_CAP_MS = 60_000;
-/** CRLs waiting for the worker at most; one more is refused at once. */
+/** CRLs waiting for the worker at most; one more is refused at once, unless its tenant has none waiting. */
 export const DECODE_QUEUE_LIMIT = 32;
 /** CRLs one tenant (a root organization) may have waiting at most: one tenant cannot take the whole queue. */
 export const DECODE_QUEUE_PER_TENANT = 8;
@@ -17,8 +17,6 @@ const SERVICE = "";
 export const DECODED_CACHE_BYTES = 64 * 1024 * 1024;
 /** An idle worker is stopped after this long, giving back the memory of its last decode. */
 const IDLE_MS = 30_000;
-/** Charged to a decode under way; replaced by what it retains once done. */
-const PENDING_BYTES = 4 * 1024;
 
 /** Starts a worker thread running the TypeScript module `entry`. */
 export type WorkerStarter = (entry: URL) => Worker;
@@ -50,11 +48,16 @@ const DEFAULT_LIMITS: CrlDecodingLimits = {
  * How the service decodes CRL bytes (attach, PATCH, compiling a configuration version, refreshes, distribution
  * points): by content, so the same bytes are decoded once while they stay in the cache (concurrent callers share
  * one decode), and a large CRL in a worker thread, so that logins are answered meanwhile. The worker's queue is
- * shared fairly: each tenant (a root organization, whose admins control its CRLs) has a few places in it, and
- * tenants take turns, so one tenant's CRLs cannot keep another's attach, PATCH or login waiting or refused.
+ * shared fairly: each tenant (a root organization, whose admins control its CRLs) has a few places in it and
+ * always one, and tenants take turns, so one tenant's CRLs cannot keep another's attach, PATCH or login waiting
+ * or refused. A decode under way is shared only by callers of its tenant (another tenant's may still wait
+ * behind that tenant's line); a finished one by every caller of the same bytes.
  */
 export class CrlDecoding {
+  /** Decoded CRLs by the SHA-256 of their DER. */
   readonly #cache: ByteBudgetCache<string, Promise<DecodedCrl>>;
+  /** Decodes under way by tenant and SHA-256; each is a job the queue took (or one on the event loop). */
+  readonly #pending = new Map<string, Promise<DecodedCrl>>();
   readonly #worker: DecodingThread;
   readonly #limits: CrlDecodingLimits;
 
@@ -77,29 +80,23 @@ export class CrlDecoding {
 
   async #decode(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
     const key = await sha256Hex(der);
-    const hit = this.#cache.get(key);
+    const hit = this.#cache.get(key) ?? this.#pending.get(`${tenant} ${key}`);
     if (hit) return hit;
-    const decoding = der.length < this.#limits.workerFromBytes ? this.#here(der) : this.#elsewhere(der, tenant);
-    this.#cache.set(key, decoding, PENDING_BYTES);
-    decoding.then(
-      (decoded) => {
-        if (this.#cache.peek(key) === decoding) this.#cache.set(key, decoding, decodedCharge(decoded));
-      },
-      () => {
-        if (this.#cache.peek(key) === decoding) this.#cache.delete(key);
-      },
-    );
+    const inWorker = der.length >= this.#limits.workerFromBytes;
+    // Refused before anything is shared: a refusal is this tenant's alone.
+    const refused = inWorker ? this.#worker.refusal(tenant) : null;
+    if (refused) throw refused;
+    this.metrics.crlDecodes.inc(inWorker ? "worker" : "event_loop");
+    const decoding = inWorker ? this.#worker.decode(der, tenant) : Promise.resolve().then(() => decodeCrl(der));
+    const pendingKey = `${tenant} ${key}`;
+    this.#pending.set(pendingKey, decoding);
+    decoding
+      .then(
+        (decoded) => this.#cache.set(key, decoding, decodedCharge(decoded)),
+        () => {},
+      )
+      .finally(() => this.#pending.delete(pendingKey));
     return decoding;
-  }
-
-  async #here(der: Uint8Array<ArrayBuffer>): Promise<DecodedCrl> {
-    this.metrics.crlDecodes.inc("event_loop");
-    return decodeCrl(der);
-  }
-
-  #elsewhere(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
-    this.metrics.crlDecodes.inc("worker");
-    return this.#worker.decode(der, tenant);
   }
 
   /** Bytes the cache holds now, at most `cacheBytes`. */
@@ -107,7 +104,7 @@ export class CrlDecoding {
     return this.#cache.bytes;
   }
 
-  /** Stops the worker (its decode under way and those waiting are refused). */
+  /** Stops the worker for good: its decode under way, those waiting and any asked later are refused. */
   close(): void {
     this.#worker.close();
   }
@@ -121,6 +118,8 @@ interface Job {
 
 type Answer = { ready: true } | { decoded: DecodedCrl } | { error: string };
 
+const stopping = () => new CrlDecodeRefused("could not be decoded: the service is stopping", true);
+
 /**
  * One worker thread, started on demand, that decodes one CRL at a time from a bounded queue: per tenant first in,
  * first out, and tenants served in turn (one CRL each, round robin).
@@ -133,6 +132,7 @@ class DecodingThread {
   /** Waiting jobs by tenant, the tenant to be served next first. */
   #waiting = new Map<string, Job[]>();
   #queued = 0;
+  #closed = false;
   #cap: ReturnType<typeof setTimeout> | undefined;
   #idle: ReturnType<typeof setTimeout> | undefined;
 
@@ -142,15 +142,26 @@ class DecodingThread {
     private readonly tenantQueueLimit: number,
   ) {}
 
+  /**
+   * Why a CRL of `tenant` would be refused now, or null when the queue takes it: a tenant has at most
+   * `tenantQueueLimit` waiting, and past the global limit only a tenant with none waiting gets in.
+   */
+  refusal(tenant: string): CrlDecodeRefused | null {
+    if (this.#closed) return stopping();
+    const waiting = this.#waiting.get(tenant)?.length ?? 0;
+    if (waiting >= this.tenantQueueLimit) {
+      return new CrlDecodeRefused(`could not be decoded now: ${waiting} CRLs of this organization are waiting to be decoded; try again later`, true);
+    }
+    if (waiting > 0 && this.#queued >= this.queueLimit) {
+      return new CrlDecodeRefused(`could not be decoded now: ${this.#queued} CRLs are waiting to be decoded; try again later`, true);
+    }
+    return null;
+  }
+
+  /** Queues a CRL that `refusal` let in. */
   decode(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
-    const mine = this.#waiting.get(tenant);
-    if (mine && mine.length >= this.tenantQueueLimit) {
-      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${mine.length} CRLs of this organization are waiting to be decoded; try again later`, true));
-    }
-    if (this.#queued >= this.queueLimit) {
-      return Promise.reject(new CrlDecodeRefused(`could not be decoded now: ${this.#queued} CRLs are waiting to be decoded; try again later`, true));
-    }
     return new Promise((resolve, reject) => {
+      const mine = this.#waiting.get(tenant);
       if (mine) mine.push({ der, resolve, reject });
       else this.#waiting.set(tenant, [{ der, resolve, reject }]);
       this.#queued++;
@@ -159,11 +170,13 @@ class DecodingThread {
   }
 
   close(): void {
-    this.#stop();
-    this.#finish(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
-    for (const jobs of this.#waiting.values()) for (const job of jobs) job.reject(new CrlDecodeRefused("could not be decoded: the service is stopping", true));
+    this.#closed = true;
+    // The waiting ones first, so that finishing the current one starts nothing.
+    for (const jobs of this.#waiting.values()) for (const job of jobs) job.reject(stopping());
     this.#waiting.clear();
     this.#queued = 0;
+    this.#stop();
+    this.#finish(stopping());
   }
 
   /** The first waiting job of the tenant whose turn it is; that tenant goes to the back of the line. */

@@ -6,6 +6,7 @@ import {
   ByteBudgetCache,
   compileCrl,
   crlCharge,
+  TrustConfigBusy,
   TrustConfigError,
   type CompiledCrl,
   type DistributionPointCrls,
@@ -105,6 +106,8 @@ export class DistributionPoints {
     try {
       return await compileCrl(der, `CRL ${url}`, anchors, this.source.decoderFor(tenant));
     } catch (err) {
+      // No room in the decoder now says nothing of the CRL: this login goes without it, the next one tries again.
+      if (err instanceof TrustConfigBusy) return err.message.replace(/\.$/, "");
       if (err instanceof TrustConfigError) return this.#fail(configId, url, err.message.replace(/\.$/, ""));
       throw err;
     }

@@ -1,6 +1,6 @@
 import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { fetchedCrls, identityTlsCertAuths } from "../db/schema.ts";
+import { fetchedCrls, identities, identityTlsCertAuths, organizations } from "../db/schema.ts";
 import type { Logger } from "../log.ts";
 import { compileCrl, compileTrust, type CompiledCrl, type CrlDecoder } from "../pki/index.ts";
 import { bumpVersion, goodFetch, type CrlSource } from "./crls.ts";
@@ -87,8 +87,8 @@ export class CrlRefresher {
       }
       const changed = !sameBytes(result.body, row.der);
       const crl = await this.#oneAtATime(async () => {
-        const fresh = await this.#verify(row.configId, row.url, result.body);
-        if (changed) await successorOf(row, fresh, this.source.decode);
+        const { fresh, decode } = await this.#verify(row.configId, row.url, result.body);
+        if (changed) await successorOf(row, fresh, decode);
         return fresh;
       });
       await this.db.transaction(async (tx) => {
@@ -128,13 +128,19 @@ export class CrlRefresher {
     return run;
   }
 
-  /** The configuration's compile path with the new body in place of the stored one: verified exactly like an upload. */
+  /**
+   * The configuration's compile path with the new body in place of the stored one: verified exactly like an
+   * upload, and decoded as its tenant's (the identity's root organization), like its attach and its logins.
+   */
   async #verify(configId: string, url: string, der: Uint8Array<ArrayBuffer>) {
     const [config] = await this.db
-      .select({ caCertificate: identityTlsCertAuths.caCertificate })
+      .select({ caCertificate: identityTlsCertAuths.caCertificate, tenant: organizations.rootOrgId })
       .from(identityTlsCertAuths)
+      .innerJoin(identities, eq(identities.id, identityTlsCertAuths.identityId))
+      .innerJoin(organizations, eq(organizations.id, identities.orgId))
       .where(eq(identityTlsCertAuths.id, configId));
     if (!config) throw new Error("the configuration is gone");
+    const decode = this.source.decoderFor(config.tenant);
     const trust = await compileTrust({
       caCertificate: config.caCertificate,
       crls: null,
@@ -144,8 +150,8 @@ export class CrlRefresher {
       allowedSubjectAltNames: null,
       allowedOrganizations: null,
       allowedOrganizationalUnits: null,
-    }, this.source.decode);
-    return trust.crls[0]!;
+    }, decode);
+    return { fresh: trust.crls[0]!, decode };
   }
 }
 

@@ -15,7 +15,9 @@ import { Metrics } from "../../src/metrics/registry.ts";
 import { CrlDecoding } from "../../src/revocation/crl-decoding.ts";
 import { CrlSource } from "../../src/revocation/crls.ts";
 import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
+import { CrlRefresher } from "../../src/revocation/refresher.ts";
 import { makeCa, makeCrl, makeCrlDer, makeLeaf } from "../fixtures/pki.ts";
+import { CrlServer } from "../helpers/crl-server.ts";
 
 const ADMIN_TOKEN = "busy-test-admin-token-0123456789abcdefghij";
 const serials = (count: number, from: number) => Array.from({ length: count }, (_, i) => (from + i).toString(16));
@@ -27,6 +29,8 @@ let app: App;
 /** Every CRL goes to the worker, decoded CRLs are not kept (so a login's compilation decodes again), two may wait, one per tenant. */
 let fairDecoding: CrlDecoding;
 let fairApp: App;
+let fairMetrics: Metrics;
+let fairSource: CrlSource;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "certauth-busy-"));
@@ -34,6 +38,7 @@ beforeAll(async () => {
   const appWith = async (limits: ConstructorParameters<typeof CrlDecoding>[1]) => {
     const metrics = new Metrics();
     const crlDecoding = new CrlDecoding(metrics, limits);
+    const crlSource = new CrlSource(service.config.REVOCATION_FETCH_ALLOWED_HOSTS, service.config.CRL_REFRESH_INTERVAL, metrics, crlDecoding);
     const built = createApp({
       config: service.config,
       database: service.database,
@@ -42,13 +47,13 @@ beforeAll(async () => {
       adminTokenHash: await sha256(ADMIN_TOKEN),
       log: createLogger("silent", () => {}, "json"),
       metrics,
-      crlSource: new CrlSource(service.config.REVOCATION_FETCH_ALLOWED_HOSTS, service.config.CRL_REFRESH_INTERVAL, metrics, crlDecoding),
+      crlSource,
     });
-    return [crlDecoding, built] as const;
+    return [crlDecoding, built, metrics, crlSource] as const;
   };
   // Every CRL goes to the worker, and one may wait while another is decoded.
   [decoding, app] = await appWith({ workerFromBytes: 0, queueLimit: 1 });
-  [fairDecoding, fairApp] = await appWith({ workerFromBytes: 0, queueLimit: 2, tenantQueueLimit: 1, cacheBytes: 0 });
+  [fairDecoding, fairApp, fairMetrics, fairSource] = await appWith({ workerFromBytes: 0, queueLimit: 2, tenantQueueLimit: 1, cacheBytes: 0 });
 });
 
 afterAll(async () => {
@@ -77,9 +82,10 @@ describe("a CRL the decoder has no room for", () => {
     const path = `/api/v1/auth/tls-cert-auth/identities/${identity.identity.id}`;
     const settings = { caCertificate: ca.pem, crls: crl.pem };
 
-    // One large CRL being decoded and one waiting: the queue (of one) is full.
+    // One large CRL of this organization being decoded and one waiting: the queue (of one) is full, and this
+    // organization already has its place in it.
     const large = [await makeCrlDer({ issuer: ca, revoked: serials(20_000, 0x10000) }), await makeCrlDer({ issuer: ca, revoked: serials(20_000, 0x90000) })];
-    const [running, waiting] = large.map((der) => decoding.decode(der));
+    const [running, waiting] = large.map((der) => decoding.decoderFor(org.organization.rootOrgId)(der));
     const refused = await admin(path, "POST", settings);
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("5");
@@ -136,7 +142,7 @@ describe("the decoder's queue, shared between tenants", () => {
   }, 60_000);
 
   it("answers a login whose configuration cannot be compiled now 503 with Retry-After, and logs it in once there is room", async () => {
-    const [a, b, c] = [await tenant("fair-c"), await tenant("fair-d"), await tenant("fair-e")];
+    const [a, b] = [await tenant("fair-c"), await tenant("fair-d")];
     const crl = await makeCrl({ issuer: b.ca, revoked: serials(10, 0x100) });
     expect((await fairAdmin(b.path, "POST", { caCertificate: b.ca.pem, crls: crl.pem })).status).toBe(200);
     const leaf = await makeLeaf({ issuer: b.ca, cn: "fair-login" });
@@ -149,19 +155,54 @@ describe("the decoder's queue, shared between tenants", () => {
         }),
         { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
       );
-    // Two other tenants take both places (one decoded, one waiting): b's first login must compile its CRL.
-    const held = await hold(a.rootOrgId, a.rootOrgId, c.rootOrgId);
+    // Another tenant's CRL is decoded and one of b's waits: b has no place left when its first login must
+    // compile its CRL.
+    const held = await hold(a.rootOrgId, b.rootOrgId);
     const refused = await login();
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("5");
     const body = (await refused.json()) as { message: string; accessToken?: string };
     expect(body.accessToken).toBeUndefined();
-    expect(body.message).toBe(
-      "The identity's TLS cert auth could not be loaded now: CRL #1 could not be decoded now: 2 CRLs are waiting to be decoded; try again later.",
-    );
+    // Not the decoder's own sentence: how many CRLs wait is none of an unauthenticated client's business.
+    expect(body.message).toBe("The identity's TLS cert auth could not be loaded now: its CRLs are waiting to be decoded; try again later.");
+    // Counted as the service at capacity, not as the database down.
+    expect(fairMetrics.logins.get("failure", "busy")).toBe(1);
+    expect(fairMetrics.logins.get("failure", "database_unavailable")).toBe(0);
     await held.done;
     const answered = await login();
     expect(answered.status).toBe(200);
     expect(((await answered.json()) as { accessToken: string }).accessToken).toBeString();
+  }, 60_000);
+});
+
+describe("a refresh of a tenant's CRL URL", () => {
+  it("takes the tenant's place in the decoder's queue: refused while the tenant has none left, fetched again once it has", async () => {
+    const crls = new CrlServer();
+    await crls.start();
+    try {
+      const slug = "fair-refresh";
+      const org = ((await (await admin("/api/v1/organizations", "POST", { name: slug, slug }, fairApp)).json()) as any).organization;
+      const identity = ((await (await admin("/api/v1/identities", "POST", { name: slug, organizationId: org.id }, fairApp)).json()) as any).identity;
+      const ca = await makeCa({ subject: "CN=Refresh CA" });
+      const url = await crls.serve("/refresh.crl", ca, serials(10, 0x100));
+      const path = `/api/v1/auth/tls-cert-auth/identities/${identity.id}`;
+      expect((await admin(path, "POST", { caCertificate: ca.pem, crlUrls: [url] }, fairApp)).status).toBe(200);
+      const status = async () => ((await (await admin(path, "GET", undefined, fairApp)).json()) as any).identityTlsCertAuth.crlUrlStatus[0].status;
+      // A newer list at the URL, to be decoded at the refresh.
+      await crls.serve("/refresh.crl", ca, serials(20, 0x100), { thisUpdate: new Date(Date.now() - 3_600_000) });
+      const refresher = new CrlRefresher(service.database.db, fairSource, createLogger("silent", () => {}, "json"));
+
+      const otherCa = await makeCa({ subject: "CN=Held for refresh" });
+      const ders = await Promise.all([1, 2].map((i) => makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000 * i) })));
+      // Another tenant's CRL is decoded and one of this tenant's waits: this tenant has no place left.
+      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(org.rootOrgId)(ders[1]!)];
+      expect(await refresher.refreshDue(new Date(Date.now() + 2 * 3_600_000))).toBe(1);
+      expect(await status()).toBe("failed: CRL " + url + " could not be decoded now: 1 CRLs of this organization are waiting to be decoded; try again later.");
+      await Promise.all(held);
+      expect(await refresher.refreshDue(new Date(Date.now() + 4 * 3_600_000))).toBe(1);
+      expect(await status()).toBe("ok");
+    } finally {
+      crls.stop();
+    }
   }, 60_000);
 });

@@ -114,6 +114,58 @@ describe("CrlDecoding", () => {
     }
   });
 
+  it("past its global limit still takes one CRL of a tenant with none waiting", async () => {
+    const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0, queueLimit: 1 });
+    try {
+      const [x1, x2, x3, y1] = await Promise.all([0, 1, 2, 3].map((i) => crlOf(1_000, 0x100000 * (i + 1))));
+      const x = decoding.decoderFor("x");
+      const taken = [x(x1!), x(x2!)];
+      await expect(x(x3!)).rejects.toThrow("could not be decoded now: 1 CRLs are waiting to be decoded; try again later");
+      await Promise.all([...taken, decoding.decoderFor("y")(y1!)]);
+    } finally {
+      decoding.close();
+    }
+  });
+
+  it("shares a decode under way with callers of its own tenant only: another's is neither refused with it nor kept in its line", async () => {
+    const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0, tenantQueueLimit: 2 });
+    try {
+      const [a1, a2, shared, extra] = await Promise.all([0, 1, 2, 3].map((i) => crlOf(1_000, 0x100000 * (i + 1))));
+      const [a, b] = [decoding.decoderFor("a"), decoding.decoderFor("b")];
+      const finished: string[] = [];
+      const done = (name: string) => () => void finished.push(name);
+      // a1 is decoded at once; a2 and `shared` fill a's two places; b asks for `shared` too, then a and b for `extra`.
+      const [, , , , refused, taken] = await Promise.allSettled([
+        a(a1!).then(done("a1")),
+        a(a2!).then(done("a2")),
+        a(shared!).then(done("a: shared")),
+        b(shared!).then(done("b: shared")),
+        a(extra!).then(done("a: extra")),
+        b(extra!).then(done("b: extra")),
+      ]);
+      // a's refusal is a's alone: b, asking for the same bytes in the same turn, gets in.
+      expect(refused.status).toBe("rejected");
+      expect((refused as PromiseRejectedResult).reason.message).toBe("could not be decoded now: 2 CRLs of this organization are waiting to be decoded; try again later");
+      expect(taken.status).toBe("fulfilled");
+      // b's `shared` took b's own turn, before the end of a's line.
+      expect(finished).toEqual(["a1", "a2", "b: shared", "a: shared", "b: extra"]);
+    } finally {
+      decoding.close();
+    }
+  });
+
+  it("once closed, refuses what waits and what comes, and decodes none of it", async () => {
+    const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0 });
+    const ders = await Promise.all([0, 1, 2, 3].map((i) => crlOf(5_000, 0x100000 * (i + 1))));
+    const before = ders.slice(0, 3).map((der) => decoding.decode(der));
+    // Let them reach the queue (each is hashed first): one decoding, two waiting.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    decoding.close();
+    const settled = await Promise.allSettled([...before, decoding.decode(ders[3]!)]);
+    expect(settled.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected", "rejected"]);
+    for (const r of settled) expect((r as PromiseRejectedResult).reason.message).toBe("could not be decoded: the service is stopping");
+  });
+
   it("answers a body that is not a CRL as undecodable, from the worker too", async () => {
     const decoding = new CrlDecoding(new Metrics(), { workerFromBytes: 0 });
     try {
