@@ -125,19 +125,20 @@ describe("the decoder's queue, shared between tenants", () => {
     return { done: Promise.all(tenants.map((rootOrgId, i) => fairDecoding.decoderFor(rootOrgId)(ders[i]!))) };
   };
 
-  it("refuses a tenant past its places while another tenant's attach still gets in and succeeds", async () => {
+  it("refuses a tenant past its places while another tenant's attach and PATCH still get in and succeed", async () => {
     const [a, b] = [await tenant("fair-a"), await tenant("fair-b")];
     const small = async (t: typeof a) => ({ caCertificate: t.ca.pem, crls: (await makeCrl({ issuer: t.ca, revoked: serials(10, 0x100) })).pem });
+    expect((await fairAdmin(a.path, "POST", await small(a))).status).toBe(200);
     // One of a's is decoded, one waits: a has no place left, the queue has one.
     const held = await hold(a.rootOrgId, a.rootOrgId);
-    const refused = await fairAdmin(a.path, "POST", await small(a));
+    const refused = await fairAdmin(a.path, "PATCH", await small(a));
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("5");
     expect(((await refused.json()) as { message: string }).message).toBe(
       "CRL #1 could not be decoded now: 1 CRLs of this organization are waiting to be decoded; try again later.",
     );
-    const attached = await fairAdmin(b.path, "POST", await small(b));
-    expect(attached.status).toBe(200);
+    expect((await fairAdmin(b.path, "POST", await small(b))).status).toBe(200);
+    expect((await fairAdmin(b.path, "PATCH", await small(b))).status).toBe(200);
     await held.done;
   }, 60_000);
 
