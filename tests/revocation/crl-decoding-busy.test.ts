@@ -15,6 +15,7 @@ import { Metrics } from "../../src/metrics/registry.ts";
 import { CrlDecoding } from "../../src/revocation/crl-decoding.ts";
 import { CrlSource } from "../../src/revocation/crls.ts";
 import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
+import * as x509 from "../../src/pki/x509.ts";
 import { CrlRefresher } from "../../src/revocation/refresher.ts";
 import { makeCa, makeCrl, makeCrlDer, makeLeaf } from "../fixtures/pki.ts";
 import { CrlServer } from "../helpers/crl-server.ts";
@@ -202,6 +203,47 @@ describe("a refresh of a tenant's CRL URL", () => {
       await Promise.all(held);
       expect(await refresher.refreshDue(new Date(Date.now() + 4 * 3_600_000))).toBe(1);
       expect(await status()).toBe("ok");
+    } finally {
+      crls.stop();
+    }
+  }, 60_000);
+});
+
+describe("a distribution point's CRL while its tenant has no room in the decoder", () => {
+  it("refuses that login only: the next one, once there is room, fetches and decodes it", async () => {
+    const crls = new CrlServer();
+    await crls.start();
+    try {
+      const slug = "fair-dp";
+      const org = ((await (await admin("/api/v1/organizations", "POST", { name: slug, slug }, fairApp)).json()) as any).organization;
+      const identity = ((await (await admin("/api/v1/identities", "POST", { name: slug, organizationId: org.id }, fairApp)).json()) as any).identity;
+      const ca = await makeCa({ subject: "CN=DP busy CA" });
+      const url = await crls.serve("/dp.crl", ca, serials(10, 0x100));
+      const path = `/api/v1/auth/tls-cert-auth/identities/${identity.id}`;
+      expect((await admin(path, "POST", { caCertificate: ca.pem, useCrlDistributionPoints: true }, fairApp)).status).toBe(200);
+      const leaf = await makeLeaf({ issuer: ca, cn: "dp-busy", extraExtensions: [new x509.CRLDistributionPointsExtension([url])] });
+      const login = () =>
+        fairApp.fetch(
+          new Request("https://localhost/api/v1/auth/tls-cert-auth/login", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ identityId: identity.id }),
+          }),
+          { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
+        );
+
+      const otherCa = await makeCa({ subject: "CN=Held for DP" });
+      const ders = await Promise.all([1, 2].map((i) => makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000 * i) })));
+      // Another tenant's CRL is decoded and one of this tenant's waits: no place for the distribution point's CRL.
+      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(org.rootOrgId)(ders[1]!)];
+      const refused = await login();
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get("x-certauth-reason")).toBe("revocation_status_unavailable");
+      await Promise.all(held);
+      // Not remembered as a failed distribution point: the next login fetches it again at once.
+      const hits = crls.hits.get("/dp.crl") ?? 0;
+      expect((await login()).status).toBe(200);
+      expect(crls.hits.get("/dp.crl")).toBe(hits + 1);
     } finally {
       crls.stop();
     }
