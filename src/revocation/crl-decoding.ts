@@ -7,11 +7,14 @@ import type { Metrics } from "../metrics/registry.ts";
 export const WORKER_FROM_BYTES = 16 * 1024;
 /** The longest one decode may run in the worker; past it the worker is stopped and the CRL refused. */
 export const DECODE_TIME_CAP_MS = 60_000;
-/** CRLs waiting for the worker at most; one more is refused at once, unless its tenant has none waiting. */
+/**
+ * CRLs waiting for the worker at most; one more is refused at once, unless its tenant has none waiting (and
+ * fewer than twice as many wait in all).
+ */
 export const DECODE_QUEUE_LIMIT = 32;
 /** CRLs one tenant (a root organization) may have waiting at most: one tenant cannot take the whole queue. */
 export const DECODE_QUEUE_PER_TENANT = 8;
-/** The tenant of the service's own decodes (refreshes, the start's backfill): it waits its turn like any other. */
+/** The tenant of the service's own decodes (the start's backfill of uploaded CRLs): it waits its turn like any other. */
 const SERVICE = "";
 /** Decoded CRLs kept by content (SHA-256 of the DER), least recently used out first. */
 export const DECODED_CACHE_BYTES = 64 * 1024 * 1024;
@@ -58,6 +61,7 @@ export class CrlDecoding {
   readonly #cache: ByteBudgetCache<string, Promise<DecodedCrl>>;
   /** Decodes under way by tenant and SHA-256; each is a job the queue took (or one on the event loop). */
   readonly #pending = new Map<string, Promise<DecodedCrl>>();
+  #closed = false;
   readonly #worker: DecodingThread;
   readonly #limits: CrlDecodingLimits;
 
@@ -67,27 +71,36 @@ export class CrlDecoding {
   ) {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
     this.#cache = new ByteBudgetCache(this.#limits.cacheBytes);
-    this.#worker = new DecodingThread(this.#limits.timeCapMs, this.#limits.queueLimit, this.#limits.tenantQueueLimit);
+    this.#worker = new DecodingThread(this.#limits.timeCapMs, this.#limits.queueLimit, this.#limits.tenantQueueLimit, () =>
+      this.metrics.crlDecodes.inc("worker"),
+    );
   }
 
-  /** The CrlDecoder of the service's own work (refreshes, the start's backfill). */
+  /** The CrlDecoder of the service's own work (the start's backfill of uploaded CRLs). */
   readonly decode: CrlDecoder = (der) => this.#decode(der, SERVICE);
 
-  /** The CrlDecoder of work done for `tenant` (the root organization id): its attaches, PATCHes and logins. */
+  /** The CrlDecoder of work done for `tenant` (the root organization id): its attaches, PATCHes, logins and refreshes. */
   decoderFor(tenant: string): CrlDecoder {
     return (der) => this.#decode(der, tenant);
+  }
+
+  /** Whether a CRL of `tenant` that needs the worker would be taken now (a caller about to fetch one asks first). */
+  hasRoomFor(tenant: string): boolean {
+    return this.#worker.refusal(tenant) === null;
   }
 
   async #decode(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
     const key = await sha256Hex(der);
     const hit = this.#cache.get(key) ?? this.#pending.get(`${tenant} ${key}`);
     if (hit) return hit;
+    if (this.#closed) throw stopping();
     const inWorker = der.length >= this.#limits.workerFromBytes;
     // Refused before anything is shared: a refusal is this tenant's alone.
     const refused = inWorker ? this.#worker.refusal(tenant) : null;
     if (refused) throw refused;
-    this.metrics.crlDecodes.inc(inWorker ? "worker" : "event_loop");
-    const decoding = inWorker ? this.#worker.decode(der, tenant) : Promise.resolve().then(() => decodeCrl(der));
+    if (!inWorker) this.metrics.crlDecodes.inc("event_loop");
+    // A job still waiting when another tenant's decode of the same bytes finishes is answered from the cache.
+    const decoding = inWorker ? this.#worker.decode(der, tenant, () => this.#cache.get(key)) : Promise.resolve().then(() => decodeCrl(der));
     const pendingKey = `${tenant} ${key}`;
     this.#pending.set(pendingKey, decoding);
     decoding
@@ -104,14 +117,17 @@ export class CrlDecoding {
     return this.#cache.bytes;
   }
 
-  /** Stops the worker for good: its decode under way, those waiting and any asked later are refused. */
+  /** Stops for good: the worker's decode under way, those waiting and any asked later are refused. */
   close(): void {
+    this.#closed = true;
     this.#worker.close();
   }
 }
 
 interface Job {
   der: Uint8Array<ArrayBuffer>;
+  /** The same bytes decoded meanwhile (for another tenant), looked up when the job's turn comes. */
+  decoded: () => Promise<DecodedCrl> | undefined;
   resolve(decoded: DecodedCrl): void;
   reject(err: Error): void;
 }
@@ -140,6 +156,8 @@ class DecodingThread {
     private readonly timeCapMs: number,
     private readonly queueLimit: number,
     private readonly tenantQueueLimit: number,
+    /** Told when a CRL goes to the worker (one answered from the cache meanwhile does not). */
+    private readonly started: () => void,
   ) {}
 
   /**
@@ -152,18 +170,18 @@ class DecodingThread {
     if (waiting >= this.tenantQueueLimit) {
       return new CrlDecodeRefused(`could not be decoded now: ${waiting} CRLs of this organization are waiting to be decoded; try again later`, true);
     }
-    if (waiting > 0 && this.#queued >= this.queueLimit) {
+    if ((waiting > 0 && this.#queued >= this.queueLimit) || this.#queued >= 2 * this.queueLimit) {
       return new CrlDecodeRefused(`could not be decoded now: ${this.#queued} CRLs are waiting to be decoded; try again later`, true);
     }
     return null;
   }
 
   /** Queues a CRL that `refusal` let in. */
-  decode(der: Uint8Array<ArrayBuffer>, tenant: string): Promise<DecodedCrl> {
+  decode(der: Uint8Array<ArrayBuffer>, tenant: string, decoded: Job["decoded"]): Promise<DecodedCrl> {
     return new Promise((resolve, reject) => {
       const mine = this.#waiting.get(tenant);
-      if (mine) mine.push({ der, resolve, reject });
-      else this.#waiting.set(tenant, [{ der, resolve, reject }]);
+      if (mine) mine.push({ der, decoded, resolve, reject });
+      else this.#waiting.set(tenant, [{ der, decoded, resolve, reject }]);
       this.#queued++;
       this.#next();
     });
@@ -193,7 +211,8 @@ class DecodingThread {
 
   #next(): void {
     if (this.#current) return;
-    const job = this.#take();
+    let job: Job | undefined;
+    for (let found; (job = this.#take()) && (found = job.decoded()); ) found.then(job.resolve, job.reject);
     if (!job) {
       clearTimeout(this.#idle);
       this.#idle = setTimeout(() => this.#stop(), IDLE_MS);
@@ -202,16 +221,18 @@ class DecodingThread {
     }
     clearTimeout(this.#idle);
     this.#current = job;
-    if (!this.#worker) this.#worker = this.#start();
-    else if (this.#ready) this.#send(this.#worker, job);
-  }
-
-  #send(worker: Worker, job: Job): void {
+    this.started();
+    // From now, worker start included: a worker that never gets ready holds nobody past the cap.
     this.#cap = setTimeout(() => {
       this.#stop();
       this.#finish(new CrlDecodeRefused(`was not decoded within ${this.timeCapMs / 1000} s`));
     }, this.timeCapMs);
     this.#cap.unref?.();
+    if (!this.#worker) this.#worker = this.#start();
+    else if (this.#ready) this.#send(this.#worker, job);
+  }
+
+  #send(worker: Worker, job: Job): void {
     // A copy: the caller keeps its bytes (they are stored or hashed after this).
     worker.postMessage(job.der);
   }
@@ -255,6 +276,7 @@ class DecodingThread {
       if (err) job.reject(err);
       else job.resolve(decoded!);
     }
-    this.#next();
+    // After the reactions to that answer, so that the decoded CRL is in the cache for the next job's lookup.
+    queueMicrotask(() => this.#next());
   }
 }

@@ -35,6 +35,11 @@ export class CrlSource {
     return this.decoding.decoderFor(tenant);
   }
 
+  /** Whether the decoder would take a large CRL of `tenant` now: fetching one it would refuse is wasted. */
+  hasRoomFor(tenant: string): boolean {
+    return this.decoding.hasRoomFor(tenant);
+  }
+
   /**
    * `staleIfUnchanged`: the stored CRL is past or near its nextUpdate, so a 304 (the same stale list again) is a
    * failed refresh, counted and thrown as one, rather than a good answer that hides the CRL running out.

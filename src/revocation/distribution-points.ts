@@ -26,6 +26,8 @@ export const FORGET_AFTER_MS = 24 * 3600_000;
 const FAILURE_MEMORY_MS = 30_000;
 /** last_used_at is written at most this often per CRL and instance. */
 const TOUCH_EVERY_MS = 10 * 60_000;
+/** Why a login went without a distribution point's CRL that the decoder had no room for (not how full it is). */
+const NO_ROOM = "the CRL decoder has no room for this organization's CRLs now";
 /** Entries of the per-instance failure and touch memories at most. */
 const MEMORY_ENTRIES = 4_096;
 /** CRLs fetched or read by this instance that its compiled configurations do not hold yet. */
@@ -88,6 +90,8 @@ export class DistributionPoints {
       .from(fetchedCrls)
       .where(and(eq(fetchedCrls.configId, configId), eq(fetchedCrls.url, url)));
     if (stored) return this.#compile(configId, tenant, url, stored.der, anchors);
+    // Nothing fetched that could not be decoded now: this login goes without it, the next one asks again.
+    if (!this.source.hasRoomFor(tenant)) return NO_ROOM;
     let result: FetchResult;
     try {
       result = await this.source.fetch(url);
@@ -107,7 +111,7 @@ export class DistributionPoints {
       return await compileCrl(der, `CRL ${url}`, anchors, this.source.decoderFor(tenant));
     } catch (err) {
       // No room in the decoder now says nothing of the CRL: this login goes without it, the next one tries again.
-      if (err instanceof TrustConfigBusy) return err.message.replace(/\.$/, "");
+      if (err instanceof TrustConfigBusy) return NO_ROOM;
       if (err instanceof TrustConfigError) return this.#fail(configId, url, err.message.replace(/\.$/, ""));
       throw err;
     }

@@ -121,7 +121,10 @@ describe("CrlDecoding", () => {
       const x = decoding.decoderFor("x");
       const taken = [x(x1!), x(x2!)];
       await expect(x(x3!)).rejects.toThrow("could not be decoded now: 1 CRLs are waiting to be decoded; try again later");
-      await Promise.all([...taken, decoding.decoderFor("y")(y1!)]);
+      // y gets in with nothing waiting; past twice the limit, nobody does.
+      const y = decoding.decoderFor("y")(y1!);
+      await expect(decoding.decoderFor("z")(x3!)).rejects.toThrow("could not be decoded now: 2 CRLs are waiting to be decoded; try again later");
+      await Promise.all([...taken, y]);
     } finally {
       decoding.close();
     }
@@ -149,6 +152,21 @@ describe("CrlDecoding", () => {
       expect(taken.status).toBe("fulfilled");
       // b's `shared` took b's own turn, before the end of a's line.
       expect(finished).toEqual(["a1", "a2", "b: shared", "a: shared", "b: extra"]);
+    } finally {
+      decoding.close();
+    }
+  });
+
+  it("answers a waiting CRL from the cache when another tenant's decode of the same bytes finished first", async () => {
+    const metrics = new Metrics();
+    const decoding = new CrlDecoding(metrics, { workerFromBytes: 0 });
+    try {
+      const [first, same] = await Promise.all([crlOf(1_000, 0x100000), crlOf(1_000, 0x200000)]);
+      const [a, b] = [decoding.decoderFor("a"), decoding.decoderFor("b")];
+      // `first` is decoded; a's and b's requests for `same` wait, each in its own tenant's place.
+      const [, ofA, ofB] = await Promise.all([a(first!), a(same!), b(same!)]);
+      expect(ofB).toEqual(ofA);
+      expect(metrics.crlDecodes.get("worker")).toBe(2);
     } finally {
       decoding.close();
     }
