@@ -12,7 +12,7 @@ const COMPILING_BYTES = 4 * 1024;
  * a failed compilation is not kept.
  */
 export class TrustCache {
-  readonly #cache: ByteBudgetCache<string, Promise<CompiledTrust>>;
+  readonly #cache: ByteBudgetCache<string, { compiling: Promise<CompiledTrust>; compiled?: CompiledTrust }>;
 
   constructor(
     budgetBytes = 256 * 1024 * 1024,
@@ -21,21 +21,29 @@ export class TrustCache {
     this.#cache = new ByteBudgetCache(budgetBytes);
   }
 
+  /** The configuration compiled under `key`, if its compilation has finished: a login's usual case, with no wait. */
+  compiled(key: string): CompiledTrust | undefined {
+    return this.#cache.get(key)?.compiled;
+  }
+
   /**
    * `settings` may be a loader, so that a hit never reads the (possibly megabytes of) CA and CRL text; `decode`,
    * how a miss decodes its CRLs, defaults to the cache's own.
    */
   get(key: string, settings: TrustSettings | (() => Promise<TrustSettings>), decode: CrlDecoder = this.decode): Promise<CompiledTrust> {
     const hit = this.#cache.get(key);
-    if (hit) return hit;
+    if (hit) return hit.compiling;
     const compiling = typeof settings === "function" ? settings().then((loaded) => compileTrust(loaded, decode)) : compileTrust(settings, decode);
-    this.#cache.set(key, compiling, COMPILING_BYTES);
+    const entry: { compiling: Promise<CompiledTrust>; compiled?: CompiledTrust } = { compiling };
+    this.#cache.set(key, entry, COMPILING_BYTES);
     compiling.then(
       (trust) => {
-        if (this.#cache.peek(key) === compiling) this.#cache.set(key, compiling, trust.retainedBytes);
+        if (this.#cache.peek(key) !== entry) return;
+        entry.compiled = trust;
+        this.#cache.set(key, entry, trust.retainedBytes);
       },
       () => {
-        if (this.#cache.peek(key) === compiling) this.#cache.delete(key);
+        if (this.#cache.peek(key) === entry) this.#cache.delete(key);
       },
     );
     return compiling;

@@ -17,6 +17,9 @@ import { CrlSource } from "../../src/revocation/crls.ts";
 import { bootstrap, type Service } from "../../src/server/bootstrap.ts";
 import * as x509 from "../../src/pki/x509.ts";
 import { CrlRefresher } from "../../src/revocation/refresher.ts";
+import { createLogin } from "../../src/login/login.ts";
+import { TrustCache } from "../../src/pki/index.ts";
+import { AppError } from "../../src/errors.ts";
 import { makeCa, makeCrl, makeCrlDer, makeLeaf } from "../fixtures/pki.ts";
 import { CrlServer } from "../helpers/crl-server.ts";
 
@@ -248,5 +251,46 @@ describe("a distribution point's CRL while its tenant has no room in the decoder
     } finally {
       crls.stop();
     }
+  }, 60_000);
+});
+
+describe("a login whose configuration takes long to compile", () => {
+  it("answers 503 with Retry-After once its wait is over, and the compilation goes on for the next login", async () => {
+    const slug = "fair-late";
+    const org = ((await (await admin("/api/v1/organizations", "POST", { name: slug, slug }, fairApp)).json()) as any).organization;
+    const identity = ((await (await admin("/api/v1/identities", "POST", { name: slug, organizationId: org.id }, fairApp)).json()) as any).identity;
+    const ca = await makeCa({ subject: "CN=Late CA" });
+    const crl = await makeCrl({ issuer: ca, revoked: serials(10, 0x100) });
+    expect((await admin(`/api/v1/auth/tls-cert-auth/identities/${identity.id}`, "POST", { caCertificate: ca.pem, crls: crl.pem }, fairApp)).status).toBe(200);
+    const leaf = await makeLeaf({ issuer: ca, cn: "late" });
+    const login = createLogin({
+      db: service.database.db,
+      config: service.config,
+      signer: service.signer,
+      clock: () => new Date(),
+      trustCache: new TrustCache(undefined, fairDecoding.decode),
+      decoderFor: (tenant) => fairDecoding.decoderFor(tenant),
+      compileBudgetMs: 50,
+    });
+    const attempt = () => login({ identityId: identity.id, chain: () => [leaf.der], clientIp: "127.0.0.1" });
+
+    // Another tenant's large CRL is in the worker: this configuration's CRL waits its turn, longer than 50 ms.
+    const otherCa = await makeCa({ subject: "CN=Held for late" });
+    const held = fairDecoding.decoderFor("another tenant")(await makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000) }));
+    const late = await attempt().catch((err: unknown) => err);
+    expect(late).toBeInstanceOf(AppError);
+    expect((late as AppError).statusCode).toBe(503);
+    expect((late as AppError).options.headers?.["retry-after"]).toBe("5");
+    expect((late as AppError).message).toBe("The identity's TLS cert auth could not be loaded in time: its CRLs are still being decoded; try again later.");
+    await held;
+    // The compilation went on: once it is done, a login finds it compiled.
+    let answer;
+    for (let tries = 0; !answer && tries < 100; tries++) {
+      answer = await attempt().catch((err: unknown) => {
+        if (err instanceof AppError && err.statusCode === 503) return new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 50));
+        throw err;
+      });
+    }
+    expect(answer?.accessToken).toBeString();
   }, 60_000);
 });
