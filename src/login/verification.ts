@@ -63,7 +63,7 @@ export async function verify(
  * decoder's own sentence (how many CRLs wait) is not for an unauthenticated client.
  */
 async function compile(deps: VerificationDeps, key: string, configId: string, tenant: string): Promise<CompiledTrust> {
-  const compiling = deps.trustCache.get(key, () => loadTrustSettings(deps.db, configId), deps.decoderFor?.(tenant));
+  const compiling = deps.trustCache.get(key, () => loadTrustSettings(deps.db, configId), deps.decoderFor?.(tenant), tenant);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), deps.compileBudgetMs ?? COMPILE_LOGIN_BUDGET_MS)));
   try {

@@ -29,4 +29,43 @@ describe("ByteBudgetCache", () => {
     expect(cache.size).toBe(0);
     expect(cache.bytes).toBe(0);
   });
+
+  it("past its budget takes from the owner charged the most: one owner filling it pushes out its own entries", () => {
+    const cache = new ByteBudgetCache<string, string>(100);
+    cache.set("b-1", "v", 20, "b");
+    cache.set("b-2", "v", 10, "b");
+    // a fills the rest, then keeps adding: each time, a is charged the most, so a's oldest goes.
+    for (let i = 0; i < 20; i++) cache.set(`a-${i}`, "v", 10, "a");
+    expect(cache.bytes).toBe(100);
+    expect(cache.peek("b-1")).toBe("v");
+    expect(cache.peek("b-2")).toBe("v");
+    expect(cache.peek("a-12")).toBeUndefined();
+    for (let i = 13; i < 20; i++) expect(cache.peek(`a-${i}`)).toBe("v");
+    // b, charged less, still gets room: from a, whose least recently used entries go first.
+    cache.get("a-13");
+    cache.set("b-3", "v", 20, "b");
+    expect(cache.peek("a-14")).toBeUndefined();
+    expect(cache.peek("a-15")).toBeUndefined();
+    expect(cache.peek("a-13")).toBe("v");
+    expect(cache.peek("b-1")).toBe("v");
+    // Once b is charged the most (50 against 50, then more), b's own oldest goes.
+    cache.set("b-4", "v", 10, "b");
+    expect(cache.peek("b-1")).toBeUndefined();
+    expect(cache.bytes).toBeLessThanOrEqual(100);
+  });
+
+  it("counts entries without an owner as one owner once owners are named, and forgets an owner with no entries", () => {
+    const cache = new ByteBudgetCache<string, string>(100);
+    for (let i = 0; i < 6; i++) cache.set(`plain-${i}`, "v", 10);
+    cache.set("a-0", "v", 30, "a");
+    cache.set("a-1", "v", 20, "a");
+    // The entries without an owner (60) are charged the most: theirs go first.
+    expect(cache.peek("plain-0")).toBeUndefined();
+    expect(cache.peek("plain-1")).toBe("v");
+    cache.delete("a-0");
+    cache.delete("a-1");
+    cache.set("b-0", "v", 60, "b");
+    expect(cache.bytes).toBeLessThanOrEqual(100);
+    expect(cache.peek("b-0")).toBe("v");
+  });
 });

@@ -115,4 +115,17 @@ describe("TrustCache", () => {
     await expect(cache.get("bad:1", { ...settings(ca), caCertificate: "x" })).rejects.toBeInstanceOf(TrustConfigError);
     expect(await reason(await cache.get("bad:1", settings(ca)), [await makeLeaf({ issuer: ca, cn: "x" })])).toBe("ok");
   });
+
+  it("keeps a tenant's compiled configuration while another tenant compiles more than the whole budget", async () => {
+    const ca = await makeCa();
+    const size = (await compileTrust(settings(ca))).retainedBytes;
+    const cache = new TrustCache(4 * size + size / 2);
+    const mine = await cache.get("b:1", settings(ca), undefined, "tenant-b");
+    for (let i = 0; i < 12; i++) await cache.get(`a${i}:1`, settings(ca), undefined, "tenant-a");
+    expect(cache.compiled("b:1")).toBe(mine);
+    // The other tenant's oldest went instead.
+    expect(cache.compiled("a0:1")).toBeUndefined();
+    expect(cache.compiled("a11:1")).toBeDefined();
+    expect(cache.bytes).toBeLessThanOrEqual(4 * size + size / 2);
+  });
 });
