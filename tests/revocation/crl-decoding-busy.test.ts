@@ -114,14 +114,26 @@ describe("a CRL the decoder has no room for", () => {
   });
 });
 
+const fairAdmin = (path: string, method = "GET", json?: unknown) => admin(path, method, json, fairApp);
+/** A root organization of its own (a tenant), an identity in it, and a CA for its configuration. */
+const tenant = async (slug: string) => {
+  const org = ((await (await fairAdmin("/api/v1/organizations", "POST", { name: slug, slug })).json()) as any).organization;
+  const identity = ((await (await fairAdmin("/api/v1/identities", "POST", { name: slug, organizationId: org.id })).json()) as any).identity;
+  const ca = await makeCa({ subject: `CN=${slug} CA` });
+  return { rootOrgId: org.rootOrgId as string, identityId: identity.id as string, ca, path: `/api/v1/auth/tls-cert-auth/identities/${identity.id}` };
+};
+/** A login to the fair app as `identityId`, presenting `leaf`. */
+const loginTo = (identityId: string, leaf: { der: Uint8Array }) =>
+  fairApp.fetch(
+    new Request("https://localhost/api/v1/auth/tls-cert-auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ identityId }),
+    }),
+    { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
+  );
+
 describe("the decoder's queue, shared between tenants", () => {
-  const fairAdmin = (path: string, method = "GET", json?: unknown) => admin(path, method, json, fairApp);
-  const tenant = async (slug: string) => {
-    const org = ((await (await fairAdmin("/api/v1/organizations", "POST", { name: slug, slug })).json()) as any).organization;
-    const identity = ((await (await fairAdmin("/api/v1/identities", "POST", { name: slug, organizationId: org.id })).json()) as any).identity;
-    const ca = await makeCa({ subject: `CN=${slug} CA` });
-    return { rootOrgId: org.rootOrgId as string, identityId: identity.id as string, ca, path: `/api/v1/auth/tls-cert-auth/identities/${identity.id}` };
-  };
   /** Large CRLs decoded for these tenants, queued at once; what settles once the worker is done with them. */
   const hold = async (...tenants: string[]) => {
     const ca = await makeCa({ subject: "CN=Held" });
@@ -151,15 +163,7 @@ describe("the decoder's queue, shared between tenants", () => {
     const crl = await makeCrl({ issuer: b.ca, revoked: serials(10, 0x100) });
     expect((await fairAdmin(b.path, "POST", { caCertificate: b.ca.pem, crls: crl.pem })).status).toBe(200);
     const leaf = await makeLeaf({ issuer: b.ca, cn: "fair-login" });
-    const login = () =>
-      fairApp.fetch(
-        new Request("https://localhost/api/v1/auth/tls-cert-auth/login", {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ identityId: b.identityId }),
-        }),
-        { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
-      );
+    const login = () => loginTo(b.identityId, leaf);
     // Another tenant's CRL is decoded and one of b's waits: b has no place left when its first login must
     // compile its CRL.
     const held = await hold(a.rootOrgId, b.rootOrgId);
@@ -185,14 +189,10 @@ describe("a refresh of a tenant's CRL URL", () => {
     const crls = new CrlServer();
     await crls.start();
     try {
-      const slug = "fair-refresh";
-      const org = ((await (await admin("/api/v1/organizations", "POST", { name: slug, slug }, fairApp)).json()) as any).organization;
-      const identity = ((await (await admin("/api/v1/identities", "POST", { name: slug, organizationId: org.id }, fairApp)).json()) as any).identity;
-      const ca = await makeCa({ subject: "CN=Refresh CA" });
+      const { rootOrgId, ca, path } = await tenant("fair-refresh");
       const url = await crls.serve("/refresh.crl", ca, serials(10, 0x100));
-      const path = `/api/v1/auth/tls-cert-auth/identities/${identity.id}`;
-      expect((await admin(path, "POST", { caCertificate: ca.pem, crlUrls: [url] }, fairApp)).status).toBe(200);
-      const status = async () => ((await (await admin(path, "GET", undefined, fairApp)).json()) as any).identityTlsCertAuth.crlUrlStatus[0].status;
+      expect((await fairAdmin(path, "POST", { caCertificate: ca.pem, crlUrls: [url] })).status).toBe(200);
+      const status = async () => ((await (await fairAdmin(path)).json()) as any).identityTlsCertAuth.crlUrlStatus[0].status;
       // A newer list at the URL, to be decoded at the refresh.
       await crls.serve("/refresh.crl", ca, serials(20, 0x100), { thisUpdate: new Date(Date.now() - 3_600_000) });
       const refresher = new CrlRefresher(service.database.db, fairSource, createLogger("silent", () => {}, "json"));
@@ -200,7 +200,7 @@ describe("a refresh of a tenant's CRL URL", () => {
       const otherCa = await makeCa({ subject: "CN=Held for refresh" });
       const ders = await Promise.all([1, 2].map((i) => makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000 * i) })));
       // Another tenant's CRL is decoded and one of this tenant's waits: this tenant has no place left.
-      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(org.rootOrgId)(ders[1]!)];
+      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(rootOrgId)(ders[1]!)];
       expect(await refresher.refreshDue(new Date(Date.now() + 2 * 3_600_000))).toBe(1);
       expect(await status()).toBe("failed: CRL " + url + " could not be decoded now: 1 CRLs of this organization are waiting to be decoded; try again later.");
       await Promise.all(held);
@@ -217,28 +217,16 @@ describe("a distribution point's CRL while its tenant has no room in the decoder
     const crls = new CrlServer();
     await crls.start();
     try {
-      const slug = "fair-dp";
-      const org = ((await (await admin("/api/v1/organizations", "POST", { name: slug, slug }, fairApp)).json()) as any).organization;
-      const identity = ((await (await admin("/api/v1/identities", "POST", { name: slug, organizationId: org.id }, fairApp)).json()) as any).identity;
-      const ca = await makeCa({ subject: "CN=DP busy CA" });
+      const { rootOrgId, identityId, ca, path } = await tenant("fair-dp");
       const url = await crls.serve("/dp.crl", ca, serials(10, 0x100));
-      const path = `/api/v1/auth/tls-cert-auth/identities/${identity.id}`;
-      expect((await admin(path, "POST", { caCertificate: ca.pem, useCrlDistributionPoints: true }, fairApp)).status).toBe(200);
+      expect((await fairAdmin(path, "POST", { caCertificate: ca.pem, useCrlDistributionPoints: true })).status).toBe(200);
       const leaf = await makeLeaf({ issuer: ca, cn: "dp-busy", extraExtensions: [new x509.CRLDistributionPointsExtension([url])] });
-      const login = () =>
-        fairApp.fetch(
-          new Request("https://localhost/api/v1/auth/tls-cert-auth/login", {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ identityId: identity.id }),
-          }),
-          { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
-        );
+      const login = () => loginTo(identityId, leaf);
 
       const otherCa = await makeCa({ subject: "CN=Held for DP" });
       const ders = await Promise.all([1, 2].map((i) => makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000 * i) })));
       // Another tenant's CRL is decoded and one of this tenant's waits: no place for the distribution point's CRL.
-      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(org.rootOrgId)(ders[1]!)];
+      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(rootOrgId)(ders[1]!)];
       const refused = await login();
       expect(refused.status).toBe(401);
       expect(refused.headers.get("x-certauth-reason")).toBe("revocation_status_unavailable");
@@ -256,12 +244,9 @@ describe("a distribution point's CRL while its tenant has no room in the decoder
 
 describe("a login whose configuration takes long to compile", () => {
   it("answers 503 with Retry-After once its wait is over, and the compilation goes on for the next login", async () => {
-    const slug = "fair-late";
-    const org = ((await (await admin("/api/v1/organizations", "POST", { name: slug, slug }, fairApp)).json()) as any).organization;
-    const identity = ((await (await admin("/api/v1/identities", "POST", { name: slug, organizationId: org.id }, fairApp)).json()) as any).identity;
-    const ca = await makeCa({ subject: "CN=Late CA" });
+    const { identityId, ca, path } = await tenant("fair-late");
     const crl = await makeCrl({ issuer: ca, revoked: serials(10, 0x100) });
-    expect((await admin(`/api/v1/auth/tls-cert-auth/identities/${identity.id}`, "POST", { caCertificate: ca.pem, crls: crl.pem }, fairApp)).status).toBe(200);
+    expect((await fairAdmin(path, "POST", { caCertificate: ca.pem, crls: crl.pem })).status).toBe(200);
     const leaf = await makeLeaf({ issuer: ca, cn: "late" });
     const login = createLogin({
       db: service.database.db,
@@ -272,7 +257,7 @@ describe("a login whose configuration takes long to compile", () => {
       decoderFor: (tenant) => fairDecoding.decoderFor(tenant),
       compileBudgetMs: 50,
     });
-    const attempt = () => login({ identityId: identity.id, chain: () => [leaf.der], clientIp: "127.0.0.1" });
+    const attempt = () => login({ identityId, chain: () => [leaf.der], clientIp: "127.0.0.1" });
 
     // Another tenant's large CRL is in the worker: this configuration's CRL waits its turn, longer than 50 ms.
     const otherCa = await makeCa({ subject: "CN=Held for late" });
