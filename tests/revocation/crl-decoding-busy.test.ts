@@ -133,13 +133,14 @@ const loginTo = (identityId: string, leaf: { der: Uint8Array }) =>
     { peer: { remoteAddress: "127.0.0.1", certificateChain: [leaf.der] } },
   );
 
+/** Large CRLs decoded for these tenants, queued at once; what settles once the worker is done with them. */
+const hold = async (...tenants: string[]) => {
+  const ca = await makeCa({ subject: "CN=Held" });
+  const ders = await Promise.all(tenants.map((_, i) => makeCrlDer({ issuer: ca, revoked: serials(20_000, 0x100000 * (i + 1)) })));
+  return { done: Promise.all(tenants.map((rootOrgId, i) => fairDecoding.decoderFor(rootOrgId)(ders[i]!))) };
+};
+
 describe("the decoder's queue, shared between tenants", () => {
-  /** Large CRLs decoded for these tenants, queued at once; what settles once the worker is done with them. */
-  const hold = async (...tenants: string[]) => {
-    const ca = await makeCa({ subject: "CN=Held" });
-    const ders = await Promise.all(tenants.map((_, i) => makeCrlDer({ issuer: ca, revoked: serials(20_000, 0x100000 * (i + 1)) })));
-    return { done: Promise.all(tenants.map((rootOrgId, i) => fairDecoding.decoderFor(rootOrgId)(ders[i]!))) };
-  };
 
   it("refuses a tenant past its places while another tenant's attach and PATCH still get in and succeed", async () => {
     const [a, b] = [await tenant("fair-a"), await tenant("fair-b")];
@@ -197,13 +198,11 @@ describe("a refresh of a tenant's CRL URL", () => {
       await crls.serve("/refresh.crl", ca, serials(20, 0x100), { thisUpdate: new Date(Date.now() - 3_600_000) });
       const refresher = new CrlRefresher(service.database.db, fairSource, createLogger("silent", () => {}, "json"));
 
-      const otherCa = await makeCa({ subject: "CN=Held for refresh" });
-      const ders = await Promise.all([1, 2].map((i) => makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000 * i) })));
       // Another tenant's CRL is decoded and one of this tenant's waits: this tenant has no place left.
-      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(rootOrgId)(ders[1]!)];
+      const held = await hold("another tenant", rootOrgId);
       expect(await refresher.refreshDue(new Date(Date.now() + 2 * 3_600_000))).toBe(1);
       expect(await status()).toBe("failed: CRL " + url + " could not be decoded now: 1 CRLs of this organization are waiting to be decoded; try again later.");
-      await Promise.all(held);
+      await held.done;
       expect(await refresher.refreshDue(new Date(Date.now() + 4 * 3_600_000))).toBe(1);
       expect(await status()).toBe("ok");
     } finally {
@@ -223,16 +222,14 @@ describe("a distribution point's CRL while its tenant has no room in the decoder
       const leaf = await makeLeaf({ issuer: ca, cn: "dp-busy", extraExtensions: [new x509.CRLDistributionPointsExtension([url])] });
       const login = () => loginTo(identityId, leaf);
 
-      const otherCa = await makeCa({ subject: "CN=Held for DP" });
-      const ders = await Promise.all([1, 2].map((i) => makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000 * i) })));
       // Another tenant's CRL is decoded and one of this tenant's waits: no place for the distribution point's CRL.
-      const held = [fairDecoding.decoderFor("another tenant")(ders[0]!), fairDecoding.decoderFor(rootOrgId)(ders[1]!)];
+      const held = await hold("another tenant", rootOrgId);
       const refused = await login();
       expect(refused.status).toBe(401);
       expect(refused.headers.get("x-certauth-reason")).toBe("revocation_status_unavailable");
       // Nothing was fetched that could not be decoded.
       expect(crls.hits.get("/dp.crl") ?? 0).toBe(0);
-      await Promise.all(held);
+      await held.done;
       // Not remembered as a failed distribution point: the next login fetches it at once.
       expect((await login()).status).toBe(200);
       expect(crls.hits.get("/dp.crl")).toBe(1);
@@ -260,14 +257,13 @@ describe("a login whose configuration takes long to compile", () => {
     const attempt = () => login({ identityId, chain: () => [leaf.der], clientIp: "127.0.0.1" });
 
     // Another tenant's large CRL is in the worker: this configuration's CRL waits its turn, longer than 50 ms.
-    const otherCa = await makeCa({ subject: "CN=Held for late" });
-    const held = fairDecoding.decoderFor("another tenant")(await makeCrlDer({ issuer: otherCa, revoked: serials(20_000, 0x100000) }));
+    const held = await hold("another tenant");
     const late = await attempt().catch((err: unknown) => err);
     expect(late).toBeInstanceOf(AppError);
     expect((late as AppError).statusCode).toBe(503);
     expect((late as AppError).options.headers?.["retry-after"]).toBe("5");
     expect((late as AppError).message).toBe("The identity's TLS cert auth could not be loaded in time: its CRLs are still being decoded; try again later.");
-    await held;
+    await held.done;
     // The compilation went on: once it is done, a login finds it compiled.
     let answer;
     for (let tries = 0; !answer && tries < 100; tries++) {
