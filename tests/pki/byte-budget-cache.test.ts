@@ -68,4 +68,18 @@ describe("ByteBudgetCache", () => {
     expect(cache.bytes).toBeLessThanOrEqual(100);
     expect(cache.peek("b-0")).toBe("v");
   });
+
+  it("keeps counting an owner whose only entry made room for its next one", () => {
+    const cache = new ByteBudgetCache<string, string>(100);
+    cache.set("b-0", "v", 30, "b");
+    cache.set("a-0", "v", 70, "a");
+    // a is charged the most: its only entry goes, and its new one must still count as a's.
+    cache.set("a-1", "v", 70, "a");
+    expect(cache.peek("a-0")).toBeUndefined();
+    cache.set("b-1", "v", 40, "b");
+    // a (70) is charged the most again, so a-1 makes room, not b-0.
+    expect(cache.peek("a-1")).toBeUndefined();
+    expect(cache.peek("b-0")).toBe("v");
+    expect(cache.bytes).toBe(70);
+  });
 });

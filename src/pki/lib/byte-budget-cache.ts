@@ -43,6 +43,8 @@ export class ByteBudgetCache<K, V> {
     }
     this.#map.set(key, { value, bytes, owner });
     this.#bytes += bytes;
+    // Making room may have taken the owner's last entry, and its record with it.
+    if (owner !== undefined && !this.#owners.has(owner)) this.#owners.set(owner, { keys: new Set(), bytes: 0 });
     const mine = this.#owners.get(owner);
     if (mine) {
       mine.keys.add(key);
